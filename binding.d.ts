@@ -1,0 +1,85 @@
+// Types of the native module (build/Release/orthogonium.node or a prebuild).
+// Internal: the public API is lib/, which wraps every export below.
+
+export type NativeDType = 'float32' | 'float64';
+
+/** A native tensor handle; values are immutable once created. */
+export declare class NativeTensor {
+  private constructor();
+  readonly shape: number[];
+  readonly dtype: NativeDType;
+  /** 'cpu' or 'cuda:N' */
+  readonly device: string;
+  /** 0 once disposed */
+  readonly byteLength: number;
+  readonly disposed: boolean;
+  /** A host copy of the values. */
+  toTypedArray(): Float32Array | Float64Array;
+  /** A copy on `device`, converted to `dtype` when given. */
+  to(device: string, dtype?: NativeDType): NativeTensor;
+  /** The same values under another shape (shares memory). */
+  reshape(shape: number[]): NativeTensor;
+  /** Drops this handle's reference now (idempotent). */
+  dispose(): void;
+}
+
+export interface NativeModuleOptions {
+  requiresGrad?: boolean;
+  powerItNiter?: number;
+  eps?: number;
+  seed?: number | bigint;
+  beta?: number;
+  niters?: number;
+  passThrough?: boolean;
+  stable?: boolean;
+  dims?: number | number[] | null;
+}
+
+export type NativeModuleKind =
+  | 'identity'
+  | 'power_iteration'
+  | 'bjorck'
+  | 'cholesky'
+  | 'exponential'
+  | 'qr'
+  | 'l2normalize';
+
+export declare class NativeModule {
+  constructor(kind: NativeModuleKind, weightShape: number[] | undefined, options?: NativeModuleOptions);
+  forwardSync(x: NativeTensor): NativeTensor;
+  forward(x: NativeTensor): Promise<NativeTensor>;
+  backwardSync(g: NativeTensor): NativeTensor;
+  backward(g: NativeTensor): Promise<NativeTensor>;
+  rightInverse(w: NativeTensor): NativeTensor;
+  /** Power iteration only: a copy of u or v. */
+  getState(name: 'u' | 'v'): NativeTensor;
+  /** Power iteration only: replaces u or v with its l2-normalized value. */
+  setState(name: 'u' | 'v', value: NativeTensor): void;
+  clearContext(): void;
+  contextBytes(): number;
+  dispose(): void;
+}
+
+export interface NativeBackendInfo {
+  name: string;
+  available: boolean;
+  reason?: string;
+  threads?: number;
+  deviceCount?: number;
+  devices?: string[];
+  detail?: string;
+}
+
+export interface Binding {
+  NativeTensor: typeof NativeTensor;
+  NativeModule: typeof NativeModule;
+  createChain(first: NativeModule, second: NativeModule, requiresGrad: boolean): NativeModule;
+  tensorFromArray(data: Float32Array | Float64Array, shape: number[], dtype: NativeDType, device: string): NativeTensor;
+  tensorRandn(shape: number[], dtype: NativeDType, device: string, seed?: number | bigint): NativeTensor;
+  tensorFill(kind: 'zeros' | 'eye', shape: number[], dtype: NativeDType, device: string): NativeTensor;
+  singularValuesSync(t: NativeTensor): NativeTensor;
+  singularValues(t: NativeTensor): Promise<NativeTensor>;
+  orthogonalityErrorSync(t: NativeTensor): NativeTensor;
+  orthogonalityError(t: NativeTensor): Promise<NativeTensor>;
+  backends(): NativeBackendInfo[];
+}

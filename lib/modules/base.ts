@@ -1,0 +1,194 @@
+// The common machinery of every reparametrizer module: validation, the
+// per-module call queue, sync/async twins, and lifetime.
+import type { NativeModule, NativeModuleKind, NativeModuleOptions, NativeTensor } from '../../binding';
+import { ErrorCodes, makeError } from '../errors';
+import { binding } from '../native';
+import { Tensor, handleOf, wrapNative } from '../tensor';
+import { checkBool, checkKeys, checkShape, checkSeed } from '../validate';
+
+/** Options every module accepts. */
+export interface ModuleOptions {
+  /** Keep what backward() needs during forward(). Defaults to `false`. */
+  requiresGrad?: boolean;
+  /**
+   * Seed for modules with random state (the power iteration's initial u, v);
+   * accepted and ignored by the others, so that `OrthoParams.build` can hand
+   * it to both. Defaults to a random seed.
+   */
+  seed?: number | bigint;
+}
+
+/** @internal */
+export const BASE_OPTION_KEYS = ['requiresGrad', 'seed'] as const;
+
+/** @internal Reads the base options and rejects unknown keys. */
+export function readBaseOptions(options: unknown, extraKeys: readonly string[], what: string): {
+  opts: Record<string, unknown>;
+  native: NativeModuleOptions;
+} {
+  const opts = checkKeys(options, [...BASE_OPTION_KEYS, ...extraKeys], what);
+  const native: NativeModuleOptions = {
+    requiresGrad: opts.requiresGrad === undefined ? false : checkBool(opts.requiresGrad, 'requiresGrad'),
+  };
+  if (opts.seed !== undefined) native.seed = checkSeed(opts.seed);
+  return { opts, native };
+}
+
+/** A weight shape `[...batch, m, n]`. */
+export type WeightShape = readonly number[];
+
+const kNative = Symbol('orthogonium.native');
+
+/**
+ * Base class of every module. Calls on one module run in the order they were
+ * made: async calls queue behind each other, and a sync call while async
+ * calls are pending throws `ERR_ORTHO_BUSY` rather than overtaking them.
+ */
+export abstract class ReparamModule {
+  /** The weight shape this module was built for (`[]` for L2Normalize). */
+  readonly weightShape: readonly number[];
+  /** Whether forward() keeps what backward() needs. */
+  readonly requiresGrad: boolean;
+  #native: NativeModule | null;
+  #tail: Promise<unknown> = Promise.resolve();
+  #pending = 0;
+
+  /** @internal */
+  protected constructor(native: NativeModule, weightShape: readonly number[], requiresGrad: boolean) {
+    this.#native = native;
+    this.weightShape = Object.freeze(weightShape.slice());
+    this.requiresGrad = requiresGrad;
+  }
+
+  /** @internal */
+  static [kNative](m: ReparamModule): NativeModule {
+    return m.#live();
+  }
+
+  /** The module's output for `w`, computed off the main thread. */
+  forward(w: Tensor): Promise<Tensor> {
+    return this.#enqueue(w, 'the input', (n, h) => n.forward(h));
+  }
+
+  /** The module's output for `w`, computed on the calling thread. */
+  forwardSync(w: Tensor): Tensor {
+    const h = handleOf(w, 'the input');
+    return wrapNative(this.#syncNative('forwardSync').forwardSync(h));
+  }
+
+  /**
+   * The vector-Jacobian product: the gradient with respect to the latest
+   * forward's input, given `gradOutput` (the gradient with respect to its
+   * output). Needs `requiresGrad: true`.
+   */
+  backward(gradOutput: Tensor): Promise<Tensor> {
+    return this.#enqueue(gradOutput, 'gradOutput', (n, h) => n.backward(h));
+  }
+
+  /** Synchronous twin of backward(). */
+  backwardSync(gradOutput: Tensor): Tensor {
+    const h = handleOf(gradOutput, 'gradOutput');
+    return wrapNative(this.#syncNative('backwardSync').backwardSync(h));
+  }
+
+  /** orthogonium's `right_inverse` (the identity for most modules). */
+  rightInverse(w: Tensor): Tensor {
+    const h = handleOf(w, 'w');
+    return wrapNative(this.#syncNative('rightInverse').rightInverse(h));
+  }
+
+  /** Frees what the latest forward saved for backward. */
+  clearContext(): void {
+    this.#native?.clearContext();
+  }
+
+  /** Bytes currently held for backward (the saved context). */
+  get contextBytes(): number {
+    return this.#live().contextBytes();
+  }
+
+  /** Releases native state and saved context now. Idempotent. */
+  dispose(): void {
+    this.#native?.dispose();
+    this.#native = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** @internal */
+  protected get native(): NativeModule {
+    return this.#live();
+  }
+
+  /** @internal Throws ERR_ORTHO_BUSY while async calls are pending. */
+  protected checkIdle(what: string): void {
+    if (this.#pending > 0)
+      throw makeError(
+        Error,
+        ErrorCodes.BUSY,
+        `${this.constructor.name}.${what} called while ${this.#pending} async call(s) on this module are pending; await them first`,
+      );
+  }
+
+  #live(): NativeModule {
+    if (!this.#native) throw makeError(Error, ErrorCodes.DISPOSED, `this ${this.constructor.name} has been disposed`);
+    return this.#native;
+  }
+
+  #syncNative(what: string): NativeModule {
+    const n = this.#live();
+    this.checkIdle(`${what}()`);
+    return n;
+  }
+
+  #enqueue(t: Tensor, what: string, call: (n: NativeModule, h: NativeTensor) => Promise<NativeTensor>): Promise<Tensor> {
+    let h: NativeTensor;
+    let n: NativeModule;
+    try {
+      n = this.#live();
+      // Pin the input now: an alias handle keeps its memory alive even if
+      // the caller disposes the tensor before this call's turn comes.
+      h = handleOf(t, what).reshape(t.shape as number[]);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.#pending++;
+    const run = this.#tail.then(() => call(n, h));
+    this.#tail = run.catch(() => undefined);
+    return run.then(
+      (r) => {
+        this.#pending--;
+        h.dispose();
+        return wrapNative(r);
+      },
+      (e) => {
+        this.#pending--;
+        h.dispose();
+        throw e;
+      },
+    );
+  }
+}
+
+/** @internal The native module of a module (for composition). */
+export function nativeModuleOf(m: ReparamModule): NativeModule {
+  return (ReparamModule as unknown as { [kNative](m: ReparamModule): NativeModule })[kNative](m);
+}
+
+/** @internal Builds a native module of `kind`. */
+export function createNative(kind: NativeModuleKind, weightShape: readonly number[] | undefined, options: NativeModuleOptions): NativeModule {
+  return new binding.NativeModule(kind, weightShape as number[] | undefined, options);
+}
+
+/** @internal */
+export function checkWeightShape(weightShape: unknown): number[] {
+  return checkShape(weightShape, 'weightShape', 2);
+}
+
+/** A module class: `new Class(weightShape, options?)`. */
+export interface ModuleClass<O extends ModuleOptions = ModuleOptions, M extends ReparamModule = ReparamModule> {
+  new (weightShape: WeightShape, options?: O): M;
+  readonly prototype: M;
+}

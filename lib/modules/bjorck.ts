@@ -1,0 +1,39 @@
+import { checkBool, checkInt, checkNumber } from '../validate';
+import { ModuleOptions, ReparamModule, WeightShape, checkWeightShape, createNative, readBaseOptions } from './base';
+
+export interface BjorckOptions extends ModuleOptions {
+  /** Step coefficient. Defaults to `0.5`. */
+  beta?: number;
+  /** Number of iterations. Defaults to `12`. */
+  niters?: number;
+  /**
+   * Run the `niters` iterations without saving anything for backward, then
+   * one more recorded iteration whose VJP is passed straight through to the
+   * input (memory flat in `niters`). Defaults to `false`.
+   */
+  passThrough?: boolean;
+}
+
+/**
+ * Björck orthogonalization: `w ← (1+β)w − β·w(wᵀw)` (m ≥ n) or
+ * `(1+β)w − β·(wwᵀ)w` (m < n), `niters` times. Converges to the orthogonal
+ * polar factor when the input's spectral norm is at most 1 (use a spectral
+ * normalizer first).
+ */
+export class BatchedBjorckOrthogonalization extends ReparamModule {
+  readonly beta: number;
+  readonly niters: number;
+  readonly passThrough: boolean;
+
+  constructor(weightShape: WeightShape, options?: BjorckOptions) {
+    const ws = checkWeightShape(weightShape);
+    const { opts, native } = readBaseOptions(options, ['beta', 'niters', 'passThrough'], 'BatchedBjorckOrthogonalization options');
+    native.beta = opts.beta === undefined ? 0.5 : checkNumber(opts.beta, 'beta');
+    native.niters = opts.niters === undefined ? 12 : checkInt(opts.niters, 'niters', 0);
+    native.passThrough = opts.passThrough === undefined ? false : checkBool(opts.passThrough, 'passThrough');
+    super(createNative('bjorck', ws, native), ws, native.requiresGrad!);
+    this.beta = native.beta;
+    this.niters = native.niters;
+    this.passThrough = native.passThrough;
+  }
+}

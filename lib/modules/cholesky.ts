@@ -1,0 +1,25 @@
+import { checkBool } from '../validate';
+import { ModuleOptions, ReparamModule, WeightShape, checkWeightShape, createNative, readBaseOptions } from './base';
+
+export interface CholeskyOptions extends ModuleOptions {
+  /** Keep X for a backward that applies L⁻¹ to X rather than reusing W (same VJP). Defaults to `false`. */
+  stable?: boolean;
+}
+
+/**
+ * Cholesky orthogonalization: `S = XXᵀ + 1e-5·I`, `L = chol(S)`, `W = L⁻¹X`.
+ * Rows of W are orthonormal up to the shift (W Wᵀ = XXᵀ(XXᵀ + 1e-5·I)⁻¹).
+ * Throws `ERR_ORTHO_NOT_POSITIVE_DEFINITE` when S is not positive definite
+ * in the input's dtype.
+ */
+export class BatchedCholeskyOrthogonalization extends ReparamModule {
+  readonly stable: boolean;
+
+  constructor(weightShape: WeightShape, options?: CholeskyOptions) {
+    const ws = checkWeightShape(weightShape);
+    const { opts, native } = readBaseOptions(options, ['stable'], 'BatchedCholeskyOrthogonalization options');
+    native.stable = opts.stable === undefined ? false : checkBool(opts.stable, 'stable');
+    super(createNative('cholesky', ws, native), ws, native.requiresGrad!);
+    this.stable = native.stable;
+  }
+}

@@ -1,0 +1,10 @@
+import { ModuleOptions, ReparamModule, WeightShape, checkWeightShape, createNative, readBaseOptions } from './base';
+
+/** The identity (orthogonium's `BatchedIdentity`): forward returns its input. */
+export class BatchedIdentity extends ReparamModule {
+  constructor(weightShape: WeightShape, options?: ModuleOptions) {
+    const ws = checkWeightShape(weightShape);
+    const { native } = readBaseOptions(options, [], 'BatchedIdentity options');
+    super(createNative('identity', ws, native), ws, native.requiresGrad!);
+  }
+}

@@ -1,0 +1,28 @@
+import { ErrorCodes, describe, makeError } from '../errors';
+import { ReparamModule, createNative, readBaseOptions } from './base';
+
+export interface L2NormalizeOptions {
+  /** Dimension(s) to normalize over (negative counts from the end). Defaults to all dimensions. */
+  dim?: number | readonly number[];
+  /** Keep what backward() needs. Defaults to `false`. */
+  requiresGrad?: boolean;
+}
+
+/** `x / (‖x‖ + 1e-8)` over `dim` (all dims when absent). Works on any shape. */
+export class L2Normalize extends ReparamModule {
+  /** The normalized dims, or `undefined` for all. */
+  readonly dim: number | readonly number[] | undefined;
+
+  constructor(options?: L2NormalizeOptions) {
+    const { opts, native } = readBaseOptions(options, ['dim'], 'L2Normalize options');
+    const dim = opts.dim;
+    if (dim !== undefined) {
+      const list = typeof dim === 'number' ? [dim] : Array.isArray(dim) ? dim : null;
+      if (!list || list.some((d) => typeof d !== 'number' || !Number.isInteger(d)))
+        throw makeError(TypeError, ErrorCodes.INVALID_ARG, `dim must be an integer or an array of integers, got ${describe(dim)}`);
+      native.dims = list.slice();
+    }
+    super(createNative('l2normalize', undefined, native), [], native.requiresGrad!);
+    this.dim = typeof dim === 'number' ? dim : dim === undefined ? undefined : Object.freeze((dim as number[]).slice());
+  }
+}

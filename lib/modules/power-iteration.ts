@@ -1,0 +1,52 @@
+import { Tensor, handleOf, wrapNative } from '../tensor';
+import { checkInt, checkNumber } from '../validate';
+import { ModuleOptions, ReparamModule, WeightShape, checkWeightShape, createNative, readBaseOptions } from './base';
+
+export interface PowerIterationOptions extends ModuleOptions {
+  /** Power iterations per forward (warm-started from the previous call). Defaults to `3`. */
+  powerItNiter?: number;
+  /** Added to the estimated spectral norm before dividing. Defaults to `1e-12`. */
+  eps?: number;
+}
+
+/**
+ * Spectral normalization by batched power iteration: per iteration
+ * `v = l2n(Xᵀu)`, `u = l2n(Xv)`; output `X / (uᵀXv + eps)`. The state `u`
+ * (`[...batch, m, 1]`) and `v` (`[...batch, n, 1]`) persists across calls
+ * (warm start) and takes its dtype and device from the first input, or from
+ * tensors assigned to `u`/`v`. Unlike orthogonium's forward, `powerItNiter`
+ * is honoured. Backward treats u and v as constants.
+ */
+export class BatchedPowerIteration extends ReparamModule {
+  readonly powerItNiter: number;
+  readonly eps: number;
+
+  constructor(weightShape: WeightShape, options?: PowerIterationOptions) {
+    const ws = checkWeightShape(weightShape);
+    const { opts, native } = readBaseOptions(options, ['powerItNiter', 'eps'], 'BatchedPowerIteration options');
+    native.powerItNiter = opts.powerItNiter === undefined ? 3 : checkInt(opts.powerItNiter, 'powerItNiter', 0);
+    native.eps = opts.eps === undefined ? 1e-12 : checkNumber(opts.eps, 'eps', { min: 0 });
+    super(createNative('power_iteration', ws, native), ws, native.requiresGrad!);
+    this.powerItNiter = native.powerItNiter;
+    this.eps = native.eps;
+  }
+
+  /** A copy of the left singular vector estimate, `[...batch, m, 1]`. */
+  get u(): Tensor {
+    return wrapNative(this.native.getState('u'));
+  }
+  /** Replaces u with `l2n(value)` (as orthogonium's parametrized assignment). */
+  set u(value: Tensor) {
+    this.checkIdle('u assignment');
+    this.native.setState('u', handleOf(value, 'u'));
+  }
+  /** A copy of the right singular vector estimate, `[...batch, n, 1]`. */
+  get v(): Tensor {
+    return wrapNative(this.native.getState('v'));
+  }
+  /** Replaces v with `l2n(value)`. */
+  set v(value: Tensor) {
+    this.checkIdle('v assignment');
+    this.native.setState('v', handleOf(value, 'v'));
+  }
+}

@@ -1,0 +1,205 @@
+// The Backend: a small table of batched primitives that every reparametrizer
+// in native/ops/ is written against, once. A backend (cpu/, cuda/) implements
+// the table for one device; ops never touch Eigen, cuBLAS or kernels directly.
+//
+// Conventions for every primitive:
+// - Matrices are row-major. A Mat<T> is a batch of `rows x cols` matrices:
+//   element (b, i, j) lives at data[b * stride + i * ld + j]; stride 0
+//   broadcasts one matrix over the batch.
+// - All pointers are on the backend's device ("all data is on this device"
+//   is promised by the caller, checked at the N-API boundary).
+// - `batch` is >= 1 and every dimension is >= 1 (empty tensors are rejected
+//   before they reach a backend).
+// - Primitives are enqueued in order on the device; results are visible to
+//   later primitives of the same backend. Only the functions that return host
+//   values (potrf info, countNonFinite) synchronize.
+// - Outputs never alias inputs unless the contract says so.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "device.h"
+#include "dtype.h"
+
+namespace ortho {
+
+/// A batch of row-major matrices (see the file comment).
+template <typename T>
+struct Mat {
+  T* data = nullptr;
+  int64_t rows = 0, cols = 0;
+  int64_t ld = 0;      ///< distance between rows (>= cols)
+  int64_t stride = 0;  ///< distance between matrices (0 broadcasts)
+
+  /// Contiguous batch of rows x cols matrices.
+  static Mat dense(T* p, int64_t r, int64_t c) { return Mat{p, r, c, c, r * c}; }
+  /// The top-left r x c block of each matrix.
+  Mat block(int64_t r, int64_t c) const { return Mat{data, r, c, ld, stride}; }
+  operator Mat<const T>() const { return Mat<const T>{data, rows, cols, ld, stride}; }
+};
+
+enum class Op { N, T };              ///< use the matrix as is, or transposed
+enum class Side { Left, Right };     ///< op(A) X = B, or X op(A) = B
+enum class Uplo { Lower, Upper };    ///< which triangle of A holds the factor
+
+/// In-place operations on the triangles of square matrices.
+enum class TriOp {
+  KeepLower,    ///< zero the strictly upper triangle (tril)
+  LowerToFull,  ///< A = tril(A) + tril(A, -1)^T (mirror the lower triangle up)
+};
+
+/// Scalar formulas applied element-wise to per-group scalar vectors:
+/// out[i] = f(a[i], b[i], p). `b` may be null where f does not read it.
+enum class ScalarFn {
+  InvSqrtPlus,  ///< 1 / (sqrt(a) + p)
+  InvPlus,      ///< 1 / (a + p)
+  Sqrt,         ///< sqrt(a)
+  NegMulSq,     ///< -a * b * b
+  L2nBackward,  ///< r = sqrt(b): r > 0 ? -a / (r * (r + p)^2) : 0
+};
+
+/// How a dense tensor splits into groups for grouped reductions. The tensor's
+/// dims (merged where adjacent dims share a flag) carry `reduce` flags:
+/// elements that differ only in reduced dims belong to one group. Groups are
+/// numbered in row-major order of the kept dims.
+struct GroupLayout {
+  std::vector<int64_t> sizes;
+  std::vector<bool> reduce;
+
+  int64_t numel() const;
+  int64_t groups() const;      ///< product of kept sizes
+  int64_t groupSize() const;   ///< product of reduced sizes
+  /// Shape `dims` reduced over the flagged entries of `reduceDims`; merges
+  /// adjacent dims with the same flag.
+  static GroupLayout make(const std::vector<int64_t>& dims, const std::vector<bool>& reduceDims);
+  /// `batch` groups of `size` contiguous elements each.
+  static GroupLayout perMatrix(int64_t batch, int64_t size);
+  /// True when each group is one contiguous run ([groups, groupSize]).
+  bool contiguousGroups() const;
+};
+
+/// The batched primitives for element type T (float or double).
+template <typename T>
+class Primitives {
+ public:
+  virtual ~Primitives() = default;
+
+  /// C = alpha * op(A) op(B) + beta * C. With beta == 0, C is not read.
+  virtual void gemm(int64_t batch, T alpha, Mat<const T> A, Op opA, Mat<const T> B, Op opB, T beta,
+                    Mat<T> C) = 0;
+  /// C = alpha * op(A) op(A)^T + beta * C, C square and symmetric; both
+  /// triangles of C are written. op(A) = A gives A A^T, op(A) = T gives A^T A.
+  virtual void syrk(int64_t batch, T alpha, Mat<const T> A, Op opA, T beta, Mat<T> C) = 0;
+  /// In-place lower Cholesky A = L L^T of each symmetric positive definite A;
+  /// the strictly upper triangle is set to zero. info[b] (host, batch
+  /// entries) is 0 on success, else the order of the leading minor that is
+  /// not positive definite. Synchronizes.
+  virtual void potrf(int64_t batch, Mat<T> A, int* info) = 0;
+  /// Triangular solve with non-unit diagonal, in place on B:
+  /// Left: op(A) X = alpha B; Right: X op(A) = alpha B. A is square and only
+  /// its `uplo` triangle is read.
+  virtual void trsm(int64_t batch, Side side, Uplo uplo, Op opA, T alpha, Mat<const T> A, Mat<T> B) = 0;
+  /// Reduced QR of each m x n matrix with m >= n: A is overwritten by Q
+  /// (m x n, orthonormal columns) and R (n x n) receives the upper triangular
+  /// factor (its strictly lower triangle zeroed). No sign normalization.
+  virtual void qr(int64_t batch, Mat<T> A, Mat<T> R) = 0;
+  /// Singular values of each matrix, descending: S[b * k + i], k = min(m, n).
+  virtual void singularValues(int64_t batch, Mat<const T> A, T* S) = 0;
+
+  /// B = A (Op::N) or B = A^T (Op::T); shapes must match after op.
+  virtual void copy(int64_t batch, Mat<const T> A, Op opA, Mat<T> B) = 0;
+  /// B = alpha * A + beta * B (same shapes; B may equal A exactly).
+  virtual void axpby(int64_t batch, T alpha, Mat<const T> A, T beta, Mat<T> B) = 0;
+  /// B = alpha * A + beta * A^T for square A (B must not overlap A).
+  virtual void addTransposed(int64_t batch, T alpha, Mat<const T> A, T beta, Mat<T> B) = 0;
+  /// Every element of A set to value.
+  virtual void fill(int64_t batch, Mat<T> A, T value) = 0;
+  /// A(i, i) += value for i < min(rows, cols).
+  virtual void addDiagonal(int64_t batch, Mat<T> A, T value) = 0;
+  /// In-place triangle operation on square matrices.
+  virtual void triangle(int64_t batch, Mat<T> A, TriOp op) = 0;
+  /// QR sign fix: s_j = sign(R(j, j)) (sign(0) = 0); column j of Q and row j
+  /// of R are multiplied by s_j. Q is m x n, R is n x n.
+  virtual void qrSignFix(int64_t batch, Mat<T> Q, Mat<T> R) = 0;
+
+  /// out[g] = sum over group g of x * y (y may equal x). x, y dense.
+  virtual void groupDot(const GroupLayout& layout, const T* x, const T* y, T* out) = 0;
+  /// out = a[g] * x (+ b[g] * y when y is not null), per element of group g.
+  /// out may equal x or y.
+  virtual void groupScale(const GroupLayout& layout, const T* a, const T* x, const T* b, const T* y,
+                          T* out) = 0;
+  /// out[i] = f(a[i], b[i], p) for i < n (see ScalarFn).
+  virtual void scalarMap(int64_t n, ScalarFn f, const T* a, const T* b, T p, T* out) = 0;
+  /// Number of NaN or infinite entries among n contiguous values. Synchronizes.
+  virtual int64_t countNonFinite(int64_t n, const T* x) = 0;
+};
+
+/// Owns device memory for one allocation; frees it (back to the backend's
+/// cache) on destruction.
+class Buffer;
+
+/// One device: memory, copies, and the primitive tables for both dtypes.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+
+  /// Raw allocation; throws ERR_ORTHO_OUT_OF_MEMORY. Never returns null for
+  /// bytes > 0.
+  virtual void* allocate(std::size_t bytes) = 0;
+  virtual void deallocate(void* p, std::size_t bytes) noexcept = 0;
+
+  /// Copies between host and this device, and within this device; a copy to
+  /// the host completes before returning.
+  virtual void copyToHost(void* dst, const void* src, std::size_t bytes) = 0;
+  virtual void copyFromHost(void* dst, const void* src, std::size_t bytes) = 0;
+  virtual void copyOnDevice(void* dst, const void* src, std::size_t bytes) = 0;
+  /// Waits until all enqueued work is done; reports asynchronous failures.
+  virtual void synchronize() = 0;
+
+  /// Serializes whole operations on devices that need it (one stream per
+  /// device); a no-op lock on the CPU.
+  virtual std::unique_lock<std::mutex> lockForOperation() = 0;
+
+  virtual Primitives<float>& f32() = 0;
+  virtual Primitives<double>& f64() = 0;
+
+  template <typename T>
+  Primitives<T>& prims();
+};
+
+template <>
+inline Primitives<float>& Backend::prims<float>() {
+  return f32();
+}
+template <>
+inline Primitives<double>& Backend::prims<double>() {
+  return f64();
+}
+
+/// What backends() reports for one backend.
+struct BackendInfo {
+  std::string name;
+  bool available = false;
+  std::string reason;   ///< why it is not available (empty when available)
+  int threads = 0;      ///< CPU worker threads (cpu only)
+  int deviceCount = 0;  ///< GPUs (cuda only)
+  std::vector<std::string> devices;  ///< device names (cuda only)
+  std::string detail;   ///< library versions and the like
+};
+
+/// The backend for a device. CPU always exists; a CUDA device throws
+/// ERR_ORTHO_DEVICE with the reason CUDA is unavailable.
+Backend& backendFor(const Device& d);
+std::vector<BackendInfo> listBackends();
+
+/// Implemented by cuda/ when compiled with CUDA, else by core/no_cuda.cpp.
+Backend& cudaBackend(int index);
+BackendInfo cudaInfo();
+
+}  // namespace ortho

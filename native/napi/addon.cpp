@@ -1,0 +1,185 @@
+// Module registration and the free functions of the binding (see
+// binding.d.ts for the types).
+#include <napi.h>
+
+#include <cmath>
+#include <vector>
+
+#include "../core/random.h"
+#include "../ops/module.h"
+#include "args.h"
+#include "errors.h"
+#include "job.h"
+#include "module_handle.h"
+#include "registry.h"
+#include "tensor_handle.h"
+
+namespace ortho::napi {
+
+std::shared_ptr<Registry> Registry::of(Napi::Env env) {
+  auto* holder = env.GetInstanceData<std::shared_ptr<Registry>>();
+  return holder ? *holder : nullptr;
+}
+
+namespace {
+
+// tensorFromArray(data: Float32Array | Float64Array, shape, dtype, device)
+Napi::Value TensorFromArray(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Value v = arg(info, 0);
+    if (!v.IsTypedArray()) fail(code::kInvalidArg, ErrorKind::TypeError, "data must be a Float32Array or a Float64Array");
+    Napi::TypedArray ta = v.As<Napi::TypedArray>();
+    DType src;
+    if (ta.TypedArrayType() == napi_float32_array)
+      src = DType::Float32;
+    else if (ta.TypedArrayType() == napi_float64_array)
+      src = DType::Float64;
+    else
+      fail(code::kDtype, ErrorKind::TypeError, "data must be a Float32Array or a Float64Array");
+    Shape shape = argShape(info, 1, "shape");
+    DType dt = argDtype(info, 2);
+    Device dev = argDevice(info, 3);
+    if (static_cast<int64_t>(ta.ElementLength()) != numel(shape))
+      fail(code::kShape, ErrorKind::RangeError, "data has ", ta.ElementLength(), " elements but shape ", shapeStr(shape),
+           " needs ", numel(shape));
+    const auto* bytes = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    Backend& be = backendFor(dev);
+    auto lock = be.lockForOperation();
+    // Copied now: later writes to the typed array do not reach the tensor.
+    return TensorHandle::Wrap(info.Env(), TensorImpl::fromHost(shape, dt, dev, bytes, src));
+  });
+}
+
+// tensorRandn(shape, dtype, device, seed?: number | bigint)
+Napi::Value TensorRandn(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Shape shape = argShape(info, 0, "shape");
+    DType dt = argDtype(info, 1);
+    Device dev = argDevice(info, 2);
+    uint64_t seed;
+    Napi::Value s = arg(info, 3);
+    if (s.IsUndefined() || s.IsNull()) {
+      seed = randomSeed();
+    } else if (s.IsBigInt()) {
+      bool lossless;
+      seed = s.As<Napi::BigInt>().Uint64Value(&lossless);
+    } else if (s.IsNumber()) {
+      double d = s.As<Napi::Number>().DoubleValue();
+      if (!std::isfinite(d) || d != std::floor(d) || d < 0 || d > 9007199254740991.0)
+        fail(code::kInvalidArg, ErrorKind::RangeError, "seed must be a non-negative safe integer or a bigint, got ", d);
+      seed = static_cast<uint64_t>(d);
+    } else {
+      fail(code::kInvalidArg, ErrorKind::TypeError, "seed must be a non-negative integer or a bigint");
+    }
+    Backend& be = backendFor(dev);
+    std::vector<double> vals = normalSamples(seed, numel(shape));
+    auto lock = be.lockForOperation();
+    return TensorHandle::Wrap(info.Env(), TensorImpl::fromHost(shape, dt, dev, vals.data(), DType::Float64));
+  });
+}
+
+// tensorFill(kind: 'zeros' | 'eye', shape, dtype, device)
+Napi::Value TensorFill(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    std::string kind = argString(info, 0, "kind");
+    Shape shape = argShape(info, 1, "shape");
+    DType dt = argDtype(info, 2);
+    Device dev = argDevice(info, 3);
+    if (kind == "eye") checkMatrixShape(shape, "shape");
+    std::vector<double> vals(static_cast<std::size_t>(numel(shape)), 0.0);
+    if (kind == "eye") {
+      MatrixDims d = MatrixDims::of(shape);
+      for (int64_t b = 0; b < d.batch; ++b)
+        for (int64_t i = 0; i < std::min(d.m, d.n); ++i) vals[b * d.m * d.n + i * d.n + i] = 1.0;
+    } else if (kind != "zeros") {
+      fail(code::kInvalidArg, ErrorKind::TypeError, "kind must be 'zeros' or 'eye'");
+    }
+    Backend& be = backendFor(dev);
+    auto lock = be.lockForOperation();
+    return TensorHandle::Wrap(info.Env(), TensorImpl::fromHost(shape, dt, dev, vals.data(), DType::Float64));
+  });
+}
+
+// A diagnostic by name, sync or as a Promise.
+template <TensorPtr (*Fn)(const TensorPtr&)>
+Napi::Value DiagnosticSync(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value { return TensorHandle::Wrap(info.Env(), Fn(argTensor(info, 0, "the tensor"))); });
+}
+template <TensorPtr (*Fn)(const TensorPtr&)>
+Napi::Value DiagnosticAsync(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    TensorPtr t = argTensor(info, 0, "the tensor");
+    return TensorJob::run(info.Env(), [t] { return Fn(t); });
+  });
+}
+
+Napi::Value Backends(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    std::vector<BackendInfo> list = listBackends();
+    Napi::Array out = Napi::Array::New(env, list.size());
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const BackendInfo& b = list[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", b.name);
+      o.Set("available", b.available);
+      if (!b.available) o.Set("reason", b.reason);
+      if (b.name == "cpu") o.Set("threads", b.threads);
+      if (b.name == "cuda" && b.available) {
+        o.Set("deviceCount", b.deviceCount);
+        Napi::Array names = Napi::Array::New(env, b.devices.size());
+        for (std::size_t k = 0; k < b.devices.size(); ++k) names.Set(static_cast<uint32_t>(k), b.devices[k]);
+        o.Set("devices", names);
+      }
+      if (!b.detail.empty()) o.Set("detail", b.detail);
+      out.Set(static_cast<uint32_t>(i), o);
+    }
+    return out;
+  });
+}
+
+// Why a cleanup hook: in a worker thread the environment can end long
+// before the process, and finalizers are not guaranteed to run then.
+void Cleanup(void* arg) {
+  auto* holder = static_cast<std::shared_ptr<Registry>*>(arg);
+  Registry& reg = **holder;
+  reg.closed = true;
+  auto live = reg.live;  // release callbacks may not erase while we iterate
+  for (auto& [key, release] : live) release();
+  delete holder;
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* holder = new std::shared_ptr<Registry>(std::make_shared<Registry>());
+  env.SetInstanceData<std::shared_ptr<Registry>>(holder);  // deleted with the env
+  // The hook owns its own reference: the instance data may be finalized first.
+  napi_add_env_cleanup_hook(env, Cleanup, new std::shared_ptr<Registry>(*holder));
+
+  Napi::Function tensorCtor = TensorHandle::Define(env);
+  Napi::Function moduleCtor = ModuleHandle::Define(env);
+  (*holder)->tensorCtor = Napi::Persistent(tensorCtor);
+  (*holder)->moduleCtor = Napi::Persistent(moduleCtor);
+
+  exports.Set("NativeTensor", tensorCtor);
+  exports.Set("NativeModule", moduleCtor);
+  exports.Set("createChain", Napi::Function::New(env, ModuleHandle::CreateChain, "createChain"));
+  exports.Set("tensorFromArray", Napi::Function::New(env, TensorFromArray, "tensorFromArray"));
+  exports.Set("tensorRandn", Napi::Function::New(env, TensorRandn, "tensorRandn"));
+  exports.Set("tensorFill", Napi::Function::New(env, TensorFill, "tensorFill"));
+  exports.Set("singularValuesSync", Napi::Function::New(env, DiagnosticSync<ops::singularValues>, "singularValuesSync"));
+  exports.Set("singularValues", Napi::Function::New(env, DiagnosticAsync<ops::singularValues>, "singularValues"));
+  exports.Set("orthogonalityErrorSync",
+              Napi::Function::New(env, DiagnosticSync<ops::orthogonalityError>, "orthogonalityErrorSync"));
+  exports.Set("orthogonalityError",
+              Napi::Function::New(env, DiagnosticAsync<ops::orthogonalityError>, "orthogonalityError"));
+  exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  return exports;
+}
+
+}  // namespace ortho::napi
+
+static Napi::Object InitOrthogonium(Napi::Env env, Napi::Object exports) { return ortho::napi::Init(env, exports); }
+
+NODE_API_MODULE(orthogonium, InitOrthogonium)

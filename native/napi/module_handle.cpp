@@ -1,0 +1,212 @@
+#include "module_handle.h"
+
+#include <cmath>
+
+#include "args.h"
+#include "errors.h"
+#include "job.h"
+#include "tensor_handle.h"
+
+namespace ortho::napi {
+namespace {
+
+ops::ModulePtr* pendingModule = nullptr;  // set while CreateChain constructs
+
+int optInt(Napi::Object o, const char* key, int def) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return def;
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
+  if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) > 1e9)
+    fail(code::kInvalidArg, ErrorKind::TypeError, key, " must be an integer");
+  return static_cast<int>(d);
+}
+
+double optNumber(Napi::Object o, const char* key, double def) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return def;
+  if (!v.IsNumber()) fail(code::kInvalidArg, ErrorKind::TypeError, key, " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+bool optBool(Napi::Object o, const char* key, bool def) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return def;
+  if (!v.IsBoolean()) fail(code::kInvalidArg, ErrorKind::TypeError, key, " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+ops::ModuleOptions readOptions(Napi::Value v) {
+  ops::ModuleOptions o;
+  if (v.IsUndefined()) return o;
+  if (!v.IsObject()) fail(code::kInvalidArg, ErrorKind::TypeError, "options must be an object");
+  Napi::Object obj = v.As<Napi::Object>();
+  o.requiresGrad = optBool(obj, "requiresGrad", o.requiresGrad);
+  o.powerItNiter = optInt(obj, "powerItNiter", o.powerItNiter);
+  o.eps = optNumber(obj, "eps", o.eps);
+  o.beta = optNumber(obj, "beta", o.beta);
+  o.niters = optInt(obj, "niters", o.niters);
+  o.passThrough = optBool(obj, "passThrough", o.passThrough);
+  o.stable = optBool(obj, "stable", o.stable);
+  Napi::Value seed = obj.Get("seed");
+  if (seed.IsBigInt()) {
+    bool lossless = false;
+    o.seed = seed.As<Napi::BigInt>().Uint64Value(&lossless);
+    o.hasSeed = true;
+  } else if (seed.IsNumber()) {
+    double d = seed.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d) || d != std::floor(d) || d < 0 || d > 9007199254740991.0)
+      fail(code::kInvalidArg, ErrorKind::RangeError, "seed must be a non-negative safe integer or a bigint");
+    o.seed = static_cast<uint64_t>(d);
+    o.hasSeed = true;
+  } else if (!seed.IsUndefined()) {
+    fail(code::kInvalidArg, ErrorKind::TypeError, "seed must be a non-negative integer or a bigint");
+  }
+  Napi::Value dims = obj.Get("dims");
+  if (dims.IsNumber()) {
+    o.allDims = false;
+    o.dims = {optInt(obj, "dims", 0)};
+  } else if (dims.IsArray()) {
+    o.allDims = false;
+    Napi::Array a = dims.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Value e = a.Get(i);
+      double d = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : NAN;
+      if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) > 64)
+        fail(code::kInvalidArg, ErrorKind::TypeError, "dims[", i, "] must be an integer");
+      o.dims.push_back(static_cast<int>(d));
+    }
+  } else if (!dims.IsUndefined() && !dims.IsNull()) {
+    fail(code::kInvalidArg, ErrorKind::TypeError, "dims must be an integer or an array of integers");
+  }
+  return o;
+}
+
+}  // namespace
+
+Napi::Function ModuleHandle::Define(Napi::Env env) {
+  return DefineClass(env, "NativeModule",
+                     {
+                         InstanceMethod<&ModuleHandle::ForwardSync>("forwardSync"),
+                         InstanceMethod<&ModuleHandle::Forward>("forward"),
+                         InstanceMethod<&ModuleHandle::BackwardSync>("backwardSync"),
+                         InstanceMethod<&ModuleHandle::Backward>("backward"),
+                         InstanceMethod<&ModuleHandle::RightInverse>("rightInverse"),
+                         InstanceMethod<&ModuleHandle::GetState>("getState"),
+                         InstanceMethod<&ModuleHandle::SetState>("setState"),
+                         InstanceMethod<&ModuleHandle::ClearContext>("clearContext"),
+                         InstanceMethod<&ModuleHandle::ContextBytes>("contextBytes"),
+                         InstanceMethod<&ModuleHandle::Dispose>("dispose"),
+                     });
+}
+
+// new NativeModule(kind, weightShape, options)
+ModuleHandle::ModuleHandle(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<ModuleHandle>(info), reg_(Registry::of(info.Env())) {
+  guard(info.Env(), [&]() -> Napi::Value {
+    if (pendingModule) {
+      module_ = std::move(*pendingModule);
+      pendingModule = nullptr;
+    } else {
+      std::string kind = argString(info, 0, "kind");
+      ops::ModuleOptions o = readOptions(arg(info, 2));
+      Shape ws = kind == "l2normalize" ? Shape{} : argShape(info, 1, "weightShape");
+      module_ = ops::makeModule(kind, ws, o);
+    }
+    return info.Env().Undefined();
+  });
+  reg_->live[this] = [this] { module_.reset(); };
+}
+
+ModuleHandle::~ModuleHandle() { reg_->live.erase(this); }
+
+Napi::Value ModuleHandle::CreateChain(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    auto get = [&](std::size_t i, const char* name) -> ops::ModulePtr {
+      Napi::Value v = arg(info, i);
+      auto reg = Registry::of(info.Env());
+      if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(reg->moduleCtor.Value()))
+        fail(code::kInvalidArg, ErrorKind::TypeError, name, " must be a native module");
+      return Napi::ObjectWrap<ModuleHandle>::Unwrap(v.As<Napi::Object>())->module();
+    };
+    ops::ModulePtr chain = ops::makeChain(get(0, "first"), get(1, "second"), argBool(info, 2, "requiresGrad"));
+    pendingModule = &chain;
+    Napi::Object obj = Registry::of(info.Env())->moduleCtor.New({});
+    pendingModule = nullptr;
+    return obj;
+  });
+}
+
+const ops::ModulePtr& ModuleHandle::module() const {
+  if (!module_) fail(code::kDisposed, ErrorKind::Error, "the module has been disposed");
+  return module_;
+}
+
+Napi::Value ModuleHandle::ForwardSync(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    return TensorHandle::Wrap(info.Env(), module()->forward(argTensor(info, 0, "the input")));
+  });
+}
+
+Napi::Value ModuleHandle::Forward(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    ops::ModulePtr m = module();
+    TensorPtr x = argTensor(info, 0, "the input");
+    return TensorJob::run(info.Env(), [m, x] { return m->forward(x); });
+  });
+}
+
+Napi::Value ModuleHandle::BackwardSync(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    return TensorHandle::Wrap(info.Env(), module()->backward(argTensor(info, 0, "the gradient")));
+  });
+}
+
+Napi::Value ModuleHandle::Backward(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    ops::ModulePtr m = module();
+    TensorPtr g = argTensor(info, 0, "the gradient");
+    return TensorJob::run(info.Env(), [m, g] { return m->backward(g); });
+  });
+}
+
+Napi::Value ModuleHandle::RightInverse(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    return TensorHandle::Wrap(info.Env(), module()->rightInverse(argTensor(info, 0, "the weight")));
+  });
+}
+
+Napi::Value ModuleHandle::GetState(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    std::string which = argString(info, 0, "name");
+    return TensorHandle::Wrap(info.Env(), ops::getPowerIterationState(*module(), which));
+  });
+}
+
+Napi::Value ModuleHandle::SetState(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    std::string which = argString(info, 0, "name");
+    ops::setPowerIterationState(*module(), which, argTensor(info, 1, which == "u" ? "u" : "v"));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value ModuleHandle::ClearContext(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (module_) module_->clearContext();
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value ModuleHandle::ContextBytes(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    return Napi::Number::New(info.Env(), double(module()->contextBytes()));
+  });
+}
+
+Napi::Value ModuleHandle::Dispose(const Napi::CallbackInfo& info) {
+  // In-flight jobs hold their own reference; the module goes when they end.
+  module_.reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace ortho::napi

@@ -1,0 +1,124 @@
+// BatchedBjorckOrthogonalization:
+//   w <- (1 + beta) w - beta * w (w^T w)        (m >= n)
+//   w <- (1 + beta) w - beta * (w w^T) w        (m < n)
+// Each step is one symmetric rank-k product and one GEMM: with the Gram
+// matrix folded into M' = (1 + beta) I - beta * G (k x k, k = min(m, n)),
+// the step is w' = w M' (or M' w), so no element-wise pass over w is needed.
+//
+// Backward of one step at w, given G = dL/dw':
+//   m >= n: dw = G M' - beta * w (G^T w + w^T G)
+//   m <  n: dw = M' G - beta * (G w^T + w G^T) w
+// passThrough: the first niters steps save nothing; one more step is
+// recorded and its VJP is returned as the input's gradient (straight
+// through), so the saved context is one matrix whatever niters is.
+#include <cmath>
+
+#include "common.h"
+
+namespace ortho::ops {
+namespace {
+
+class Bjorck final : public Module {
+ public:
+  Bjorck(const Shape& weightShape, const ModuleOptions& o)
+      : Module(weightShape, o.requiresGrad), beta_(o.beta), niters_(o.niters), passThrough_(o.passThrough) {
+    if (!std::isfinite(beta_))
+      fail(code::kInvalidArg, ErrorKind::RangeError, "beta must be a finite number, got ", beta_);
+    if (niters_ < 0) fail(code::kInvalidArg, ErrorKind::RangeError, "niters must be an integer >= 0, got ", niters_);
+  }
+  const char* name() const override { return "BatchedBjorckOrthogonalization"; }
+
+ protected:
+  Pending forwardImpl(const TensorPtr& x, bool record) override {
+    return dispatchDtype(x->dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      Env<T> e(*x);
+      const MatrixDims d = x->dims();
+      const int steps = niters_ + (passThrough_ ? 1 : 0);
+      std::vector<TensorPtr> saved;
+      TensorPtr gram = e.empty({d.batch, std::min(d.m, d.n), std::min(d.m, d.n)});
+      TensorPtr cur = x, spare;
+      for (int i = 0; i < steps; ++i) {
+        const bool keep = record && (!passThrough_ || i == steps - 1);
+        if (keep) saved.push_back(cur);
+        TensorPtr next = spare ? spare : e.empty(x->shape());
+        spare = nullptr;
+        step<T>(e, d, *cur, *gram, *next);
+        if (!keep && cur != x) spare = cur;  // reuse the buffer two steps later
+        cur = next;
+      }
+      if (cur == x) cur = e.clone(*x);  // niters == 0: still a new tensor
+      Pending p;
+      p.y = cur;
+      p.commit = [this, saved = std::move(saved), record]() mutable {
+        if (record) saved_ = std::move(saved);
+      };
+      return p;
+    });
+  }
+
+  TensorPtr backwardImpl(const TensorPtr& g) override {
+    return dispatchDtype(g->dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      Env<T> e(*g);
+      const MatrixDims d = g->dims();
+      TensorPtr grad = g;
+      for (std::size_t i = saved_.size(); i-- > 0;) grad = stepBackward<T>(e, d, *saved_[i], *grad);
+      return grad == g ? e.clone(*g) : grad;
+    });
+  }
+
+  void dropContext() override { saved_.clear(); }
+  std::vector<TensorPtr> savedTensors() override { return saved_; }
+
+ private:
+  // M' = (1 + beta) I - beta * Gram(w), k x k.
+  template <typename T>
+  void foldedGram(Env<T>& e, const MatrixDims& d, const TensorImpl& w, Mat<T> M) const {
+    const bool tall = d.m >= d.n;
+    e.p.syrk(d.batch, T(-beta_), w.mat<T>(), tall ? Op::T : Op::N, T(0), M);
+    e.p.addDiagonal(d.batch, M, T(1 + beta_));
+  }
+
+  template <typename T>
+  void step(Env<T>& e, const MatrixDims& d, const TensorImpl& w, TensorImpl& gram, TensorImpl& out) const {
+    Mat<T> M = gram.mat<T>();
+    foldedGram(e, d, w, M);
+    if (d.m >= d.n)
+      e.p.gemm(d.batch, T(1), w.mat<T>(), Op::N, M, Op::N, T(0), out.mat<T>());
+    else
+      e.p.gemm(d.batch, T(1), M, Op::N, w.mat<T>(), Op::N, T(0), out.mat<T>());
+  }
+
+  template <typename T>
+  TensorPtr stepBackward(Env<T>& e, const MatrixDims& d, const TensorImpl& w, const TensorImpl& g) const {
+    const int64_t k = std::min(d.m, d.n);
+    const bool tall = d.m >= d.n;
+    TensorPtr M = e.empty({d.batch, k, k}), S0 = e.empty({d.batch, k, k}), S = e.empty({d.batch, k, k});
+    TensorPtr out = e.empty(g.shape());
+    foldedGram(e, d, w, M->template mat<T>());
+    if (tall) {
+      e.p.gemm(d.batch, T(1), g.mat<T>(), Op::N, M->template mat<T>(), Op::N, T(0), out->template mat<T>());
+      e.p.gemm(d.batch, T(1), g.mat<T>(), Op::T, w.mat<T>(), Op::N, T(0), S0->template mat<T>());
+      e.p.addTransposed(d.batch, T(1), S0->template mat<T>(), T(1), S->template mat<T>());
+      e.p.gemm(d.batch, T(-beta_), w.mat<T>(), Op::N, S->template mat<T>(), Op::N, T(1), out->template mat<T>());
+    } else {
+      e.p.gemm(d.batch, T(1), M->template mat<T>(), Op::N, g.mat<T>(), Op::N, T(0), out->template mat<T>());
+      e.p.gemm(d.batch, T(1), g.mat<T>(), Op::N, w.mat<T>(), Op::T, T(0), S0->template mat<T>());
+      e.p.addTransposed(d.batch, T(1), S0->template mat<T>(), T(1), S->template mat<T>());
+      e.p.gemm(d.batch, T(-beta_), S->template mat<T>(), Op::N, w.mat<T>(), Op::N, T(1), out->template mat<T>());
+    }
+    return out;
+  }
+
+  double beta_;
+  int niters_;
+  bool passThrough_;
+  std::vector<TensorPtr> saved_;  // the inputs of the recorded steps, in order
+};
+
+}  // namespace
+
+ModulePtr makeBjorck(const Shape& s, const ModuleOptions& o) { return std::make_shared<Bjorck>(s, o); }
+
+}  // namespace ortho::ops

@@ -1,0 +1,93 @@
+// BatchedCholeskyOrthogonalization:
+//   S = X X^T + 1e-5 I,  L = chol(S),  W = L^{-1} X.
+// Backward (the true VJP of that map; `stable` keeps X and applies L^{-1} to
+// it instead of reusing W — equal in exact arithmetic):
+//   gB = L^{-T} G
+//   P  = Phi(L^T tril(-gB W^T)),  Phi = lower triangle mirrored to full
+//   P  = L^{-T} P
+//   dX = gB + P W           (default)
+//   dX = gB + (P L^{-1}) X  (stable)
+#include "common.h"
+
+namespace ortho::ops {
+namespace {
+
+constexpr double kShift = 1e-5;  // orthogonium's eps added to X X^T
+
+class Cholesky final : public Module {
+ public:
+  Cholesky(const Shape& weightShape, const ModuleOptions& o) : Module(weightShape, o.requiresGrad), stable_(o.stable) {}
+  const char* name() const override { return "BatchedCholeskyOrthogonalization"; }
+
+ protected:
+  Pending forwardImpl(const TensorPtr& x, bool record) override {
+    return dispatchDtype(x->dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      Env<T> e(*x);
+      const MatrixDims d = x->dims();
+      TensorPtr L = e.empty({d.batch, d.m, d.m});
+      Mat<T> Lm = L->template mat<T>();
+      e.p.syrk(d.batch, T(1), x->mat<T>(), Op::N, T(0), Lm);
+      e.p.addDiagonal(d.batch, Lm, T(kShift));
+      std::vector<int> info(static_cast<std::size_t>(d.batch));
+      e.p.potrf(d.batch, Lm, info.data());
+      for (int64_t b = 0; b < d.batch; ++b)
+        if (info[b] != 0)
+          fail(code::kNotPositiveDefinite, ErrorKind::Error,
+               "BatchedCholeskyOrthogonalization: X X^T + 1e-5 I is not positive definite for matrix ", b,
+               " of the batch (leading minor of order ", info[b], " fails) in ", dtypeName(x->dtype()),
+               "; the input is too large or too close to rank-deficient for this dtype (scale it down or use float64)");
+      TensorPtr W = e.clone(*x);
+      e.p.trsm(d.batch, Side::Left, Uplo::Lower, Op::N, T(1), Lm, W->template mat<T>());
+      Pending p;
+      p.y = W;
+      p.commit = [this, record, W, L, x] {
+        if (!record) return;
+        savedW_ = W;
+        savedL_ = L;
+        savedX_ = stable_ ? x : nullptr;
+      };
+      return p;
+    });
+  }
+
+  TensorPtr backwardImpl(const TensorPtr& g) override {
+    return dispatchDtype(g->dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      Env<T> e(*g);
+      const MatrixDims d = g->dims();
+      const int64_t B = d.batch, m = d.m;
+      Mat<const T> L = savedL_->mat<T>();
+      TensorPtr gB = e.clone(*g);
+      e.p.trsm(B, Side::Left, Uplo::Lower, Op::T, T(1), L, gB->template mat<T>());
+      TensorPtr A = e.empty({B, m, m}), P = e.empty({B, m, m});
+      Mat<T> Am = A->template mat<T>(), Pm = P->template mat<T>();
+      e.p.gemm(B, T(-1), gB->template mat<T>(), Op::N, savedW_->mat<T>(), Op::T, T(0), Am);
+      e.p.triangle(B, Am, TriOp::KeepLower);
+      e.p.gemm(B, T(1), L, Op::T, Am, Op::N, T(0), Pm);
+      e.p.triangle(B, Pm, TriOp::KeepLower);
+      e.p.triangle(B, Pm, TriOp::LowerToFull);
+      e.p.trsm(B, Side::Left, Uplo::Lower, Op::T, T(1), L, Pm);
+      if (stable_) {
+        e.p.trsm(B, Side::Right, Uplo::Lower, Op::N, T(1), L, Pm);
+        e.p.gemm(B, T(1), Pm, Op::N, savedX_->mat<T>(), Op::N, T(1), gB->template mat<T>());
+      } else {
+        e.p.gemm(B, T(1), Pm, Op::N, savedW_->mat<T>(), Op::N, T(1), gB->template mat<T>());
+      }
+      return gB;
+    });
+  }
+
+  void dropContext() override { savedW_ = savedL_ = savedX_ = nullptr; }
+  std::vector<TensorPtr> savedTensors() override { return {savedW_, savedL_, savedX_}; }
+
+ private:
+  bool stable_;
+  TensorPtr savedW_, savedL_, savedX_;
+};
+
+}  // namespace
+
+ModulePtr makeCholesky(const Shape& s, const ModuleOptions& o) { return std::make_shared<Cholesky>(s, o); }
+
+}  // namespace ortho::ops

@@ -1,0 +1,128 @@
+// BatchedExponentialOrthogonalization: pad to D x D (D = max(m, n)),
+// A = (P - P^T) / 2, truncated series sum_{k < K} A^k / k! with
+// K = max(niters, 2) (orthogonium: I + A, then terms up to A^(niters-1)),
+// crop to m x n.
+//
+// The series is evaluated by Horner's rule, one GEMM per term:
+//   H_K = I,  H_j = I + (1/j) A H_{j+1}  (j = K-1 .. 1),  result H_1.
+// Backward, with dH_1 = pad(G):
+//   dA += (1/j) dH_j H_{j+1}^T,  dH_{j+1} = (1/j) A^T dH_j,
+// then dP = (dA - dA^T) / 2 and the input gradient is its top-left block.
+#include "common.h"
+
+namespace ortho::ops {
+namespace {
+
+class Exponential final : public Module {
+ public:
+  Exponential(const Shape& weightShape, const ModuleOptions& o) : Module(weightShape, o.requiresGrad), niters_(o.niters) {
+    if (niters_ < 0) fail(code::kInvalidArg, ErrorKind::RangeError, "niters must be an integer >= 0, got ", niters_);
+  }
+  const char* name() const override { return "BatchedExponentialOrthogonalization"; }
+
+ protected:
+  Pending forwardImpl(const TensorPtr& x, bool record) override {
+    return dispatchDtype(x->dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      Env<T> e(*x);
+      const MatrixDims d = x->dims();
+      const int64_t B = d.batch, D = std::max(d.m, d.n);
+      const int K = std::max(niters_, 2);
+      TensorPtr A = e.empty({B, D, D});
+      Mat<T> Am = A->template mat<T>();
+      if (d.m == d.n) {
+        e.p.addTransposed(B, T(0.5), x->mat<T>(), T(-0.5), Am);
+      } else {
+        TensorPtr P = e.zeros({B, D, D});
+        e.p.copy(B, x->mat<T>(), Op::N, P->template mat<T>().block(d.m, d.n));
+        e.p.addTransposed(B, T(0.5), P->template mat<T>(), T(-0.5), Am);
+      }
+      std::vector<TensorPtr> hs;  // H_{K-1}, ..., H_2 when recording
+      TensorPtr H = e.empty({B, D, D});
+      e.p.axpby(B, T(1.0 / (K - 1)), Am, T(0), H->template mat<T>());
+      e.p.addDiagonal(B, H->template mat<T>(), T(1));
+      for (int j = K - 2; j >= 1; --j) {
+        if (record) hs.push_back(H);
+        TensorPtr Hn = e.empty({B, D, D});
+        e.p.gemm(B, T(1.0 / j), Am, Op::N, H->template mat<T>(), Op::N, T(0), Hn->template mat<T>());
+        e.p.addDiagonal(B, Hn->template mat<T>(), T(1));
+        H = Hn;
+      }
+      TensorPtr y;
+      if (d.m == d.n) {
+        y = H;
+      } else {
+        y = e.empty(x->shape());
+        e.p.copy(B, H->template mat<T>().block(d.m, d.n), Op::N, y->template mat<T>());
+      }
+      y = y->reshape(x->shape());
+      Pending p;
+      p.y = y;
+      p.commit = [this, record, A, hs = std::move(hs)]() mutable {
+        if (!record) return;
+        savedA_ = A;
+        savedH_ = std::move(hs);
+      };
+      return p;
+    });
+  }
+
+  TensorPtr backwardImpl(const TensorPtr& g) override {
+    return dispatchDtype(g->dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      Env<T> e(*g);
+      const MatrixDims d = g->dims();
+      const int64_t B = d.batch, D = std::max(d.m, d.n);
+      const int K = std::max(niters_, 2);
+      Mat<const T> Am = savedA_->mat<T>();
+      TensorPtr Hbar;
+      if (d.m == d.n) {
+        Hbar = g;
+      } else {
+        Hbar = e.zeros({B, D, D});
+        e.p.copy(B, g->mat<T>(), Op::N, Hbar->template mat<T>().block(d.m, d.n));
+      }
+      TensorPtr Abar = e.zeros({B, D, D});
+      Mat<T> Abm = Abar->template mat<T>();
+      for (int j = 1; j <= K - 1; ++j) {
+        const T inv = T(1.0 / j);
+        if (j + 1 == K) {  // H_K = I
+          e.p.axpby(B, inv, Hbar->template mat<T>(), T(1), Abm);
+        } else {
+          const TensorPtr& Hnext = savedH_[K - 2 - j];
+          e.p.gemm(B, inv, Hbar->template mat<T>(), Op::N, Hnext->template mat<T>(), Op::T, T(1), Abm);
+          TensorPtr next = e.empty({B, D, D});
+          e.p.gemm(B, inv, Am, Op::T, Hbar->template mat<T>(), Op::N, T(0), next->template mat<T>());
+          Hbar = next;
+        }
+      }
+      TensorPtr Pbar = e.empty({B, D, D});
+      e.p.addTransposed(B, T(0.5), Abm, T(-0.5), Pbar->template mat<T>());
+      if (d.m == d.n) return Pbar->reshape(g->shape());
+      TensorPtr out = e.empty(g->shape());
+      e.p.copy(B, Pbar->template mat<T>().block(d.m, d.n), Op::N, out->template mat<T>());
+      return out;
+    });
+  }
+
+  void dropContext() override {
+    savedA_ = nullptr;
+    savedH_.clear();
+  }
+  std::vector<TensorPtr> savedTensors() override {
+    std::vector<TensorPtr> v = savedH_;
+    v.push_back(savedA_);
+    return v;
+  }
+
+ private:
+  int niters_;
+  TensorPtr savedA_;
+  std::vector<TensorPtr> savedH_;
+};
+
+}  // namespace
+
+ModulePtr makeExponential(const Shape& s, const ModuleOptions& o) { return std::make_shared<Exponential>(s, o); }
+
+}  // namespace ortho::ops

@@ -1,0 +1,198 @@
+#include "module.h"
+
+#include <cmath>
+
+#include "common.h"
+
+namespace ortho::ops {
+
+void checkFinite(const TensorImpl& t, const char* what) {
+  int64_t bad = dispatchDtype(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return t.backend().prims<T>().countNonFinite(t.numel(), t.data<T>());
+  });
+  if (bad > 0)
+    fail(code::kNonFinite, ErrorKind::RangeError, what, " holds ", bad, " NaN or infinite value", bad > 1 ? "s" : "",
+         " (shape ", shapeStr(t.shape()), "); every value must be finite");
+}
+
+Module::Module(Shape weightShape, bool requiresGrad, bool matrixInput)
+    : weightShape_(std::move(weightShape)), requiresGrad_(requiresGrad), matrixInput_(matrixInput) {
+  if (matrixInput_) checkMatrixShape(weightShape_, "weightShape");
+}
+
+void Module::checkInput(const TensorPtr& x) {
+  if (matrixInput_ && x->shape() != weightShape_)
+    fail(code::kShape, ErrorKind::RangeError, name(), " was built for weights of shape ", shapeStr(weightShape_),
+         ", got a tensor of shape ", shapeStr(x->shape()));
+}
+
+Module::Pending Module::prepare(const TensorPtr& x, bool record) {
+  checkInput(x);
+  Pending p;
+  {
+    auto lock = x->backend().lockForOperation();
+    checkFinite(*x, "the input");
+    p = forwardImpl(x, record);
+    checkFinite(*p.y, (std::string("the result of ") + name() + " (the computation overflowed)").c_str());
+  }
+  auto inner = std::move(p.commit);
+  TensorPtr y = p.y;
+  p.commit = [this, inner, record, y] {
+    if (inner) inner();
+    if (record) {
+      hasContext_ = true;
+      outShape_ = y->shape();
+      outDtype_ = y->dtype();
+      outDevice_ = y->device();
+    }
+  };
+  return p;
+}
+
+TensorPtr Module::forward(const TensorPtr& x) {
+  std::lock_guard<std::mutex> g(mutex_);
+  Pending p = prepare(x, requiresGrad_);
+  p.commit();
+  return p.y;
+}
+
+TensorPtr Module::backward(const TensorPtr& g) {
+  std::lock_guard<std::mutex> guard(mutex_);
+  if (!requiresGrad_)
+    fail(code::kNoGrad, ErrorKind::Error, name(),
+         ".backward() needs the module built with requiresGrad: true (forward saved nothing to differentiate)");
+  if (!hasContext_)
+    fail(code::kNoGrad, ErrorKind::Error, name(), ".backward() needs a forward() first: no saved context");
+  if (g->shape() != outShape_)
+    fail(code::kShape, ErrorKind::RangeError, name(), ".backward() expects a gradient of the output's shape ",
+         shapeStr(outShape_), ", got ", shapeStr(g->shape()));
+  if (g->dtype() != outDtype_)
+    fail(code::kDtype, ErrorKind::TypeError, name(), ".backward() expects a ", dtypeName(outDtype_),
+         " gradient (the dtype of the latest forward), got ", dtypeName(g->dtype()));
+  if (g->device() != outDevice_)
+    fail(code::kDevice, ErrorKind::Error, name(), ".backward() expects a gradient on ", outDevice_.str(),
+         " (the device of the latest forward), got one on ", g->device().str());
+  auto lock = g->backend().lockForOperation();
+  checkFinite(*g, "the gradient");
+  TensorPtr r = backwardImpl(g);
+  checkFinite(*r, (std::string("the input gradient of ") + name() + " (the computation overflowed)").c_str());
+  return r;
+}
+
+TensorPtr Module::rightInverse(const TensorPtr& w) {
+  checkInput(w);
+  return w;
+}
+
+void Module::clearContext() {
+  std::lock_guard<std::mutex> g(mutex_);
+  dropContext();
+  hasContext_ = false;
+}
+
+std::size_t Module::contextBytes() {
+  std::lock_guard<std::mutex> g(mutex_);
+  std::size_t total = 0;
+  for (const TensorPtr& t : savedTensors())
+    if (t) total += t->bytes();
+  return total;
+}
+
+// ---------------------------------------------------------------------------
+// Chain: orthogonalizer after spectral normalizer.
+
+class Chain final : public Module {
+ public:
+  Chain(ModulePtr first, ModulePtr second, bool requiresGrad)
+      : Module(first->weightShape_, requiresGrad, first->matrixInput_),
+        first_(std::move(first)),
+        second_(std::move(second)) {}
+  const char* name() const override { return "OrthoParams module"; }
+
+  TensorPtr forward(const TensorPtr& x) override {
+    // Fixed lock order (chain, first, second) so concurrent calls through the
+    // chain and through a child cannot deadlock.
+    std::lock_guard<std::mutex> g0(mutex_);
+    std::lock_guard<std::mutex> g1(first_->mutex_);
+    std::lock_guard<std::mutex> g2(second_->mutex_);
+    Pending p1 = first_->prepare(x, first_->requiresGrad_);
+    Pending p2 = second_->prepare(p1.y, second_->requiresGrad_);
+    p1.commit();  // both succeeded: now apply state updates and contexts
+    p2.commit();
+    hasContext_ = requiresGrad_;
+    return p2.y;
+  }
+
+  TensorPtr backward(const TensorPtr& g) override {
+    std::lock_guard<std::mutex> g0(mutex_);
+    if (!requiresGrad_)
+      fail(code::kNoGrad, ErrorKind::Error,
+           "backward() needs the module built with requiresGrad: true (forward saved nothing to differentiate)");
+    return first_->backward(second_->backward(g));
+  }
+
+  TensorPtr rightInverse(const TensorPtr& w) override {
+    return first_->rightInverse(second_->rightInverse(w));
+  }
+
+ protected:
+  Pending forwardImpl(const TensorPtr&, bool) override {
+    fail(code::kInternal, ErrorKind::Error, "Chain::forwardImpl is never called");
+  }
+  TensorPtr backwardImpl(const TensorPtr&) override {
+    fail(code::kInternal, ErrorKind::Error, "Chain::backwardImpl is never called");
+  }
+  void dropContext() override {
+    first_->clearContext();
+    second_->clearContext();
+  }
+  std::vector<TensorPtr> savedTensors() override { return {}; }
+
+ private:
+  ModulePtr first_, second_;
+};
+
+ModulePtr makeChain(const ModulePtr& first, const ModulePtr& second, bool requiresGrad) {
+  return std::make_shared<Chain>(first, second, requiresGrad);
+}
+
+// ---------------------------------------------------------------------------
+// Diagnostics.
+
+TensorPtr singularValues(const TensorPtr& w) {
+  checkMatrixShape(w->shape(), "the tensor");
+  MatrixDims d = w->dims();
+  const int64_t k = std::min(d.m, d.n);
+  auto lock = w->backend().lockForOperation();
+  checkFinite(*w, "the tensor");
+  return dispatchDtype(w->dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    Env<T> e(*w);
+    TensorPtr s = e.empty(batchShape(w->shape(), {k}));
+    e.p.singularValues(d.batch, w->mat<T>(), s->template data<T>());
+    return s;
+  });
+}
+
+TensorPtr orthogonalityError(const TensorPtr& w) {
+  checkMatrixShape(w->shape(), "the tensor");
+  MatrixDims d = w->dims();
+  const int64_t k = std::min(d.m, d.n);
+  auto lock = w->backend().lockForOperation();
+  checkFinite(*w, "the tensor");
+  return dispatchDtype(w->dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    Env<T> e(*w);
+    TensorPtr gram = e.empty({d.batch, k, k});
+    Mat<T> G = gram->template mat<T>();
+    e.p.syrk(d.batch, T(1), w->mat<T>(), d.m >= d.n ? Op::T : Op::N, T(0), G);
+    e.p.addDiagonal(d.batch, G, T(-1));
+    TensorPtr err = e.empty(Shape(w->shape().begin(), w->shape().end() - 2));
+    e.p.groupDot(GroupLayout::perMatrix(d.batch, k * k), G.data, G.data, err->template data<T>());
+    e.p.scalarMap(d.batch, ScalarFn::Sqrt, err->template data<T>(), nullptr, T(0), err->template data<T>());
+    return err;
+  });
+}
+
+}  // namespace ortho::ops

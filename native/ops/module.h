@@ -1,0 +1,111 @@
+// Reparametrizer modules: each one's forward and backward written once
+// against the Backend primitive table. A module validates what reaches it,
+// serializes its own calls (it holds state and the saved context), and holds
+// the device's operation lock while it enqueues work.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "../core/tensor.h"
+
+namespace ortho::ops {
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  /// The class name users know (for messages).
+  virtual const char* name() const = 0;
+
+  /// Runs the forward pass; with requiresGrad, replaces the saved context.
+  /// Nothing changes (state, context) when it throws.
+  virtual TensorPtr forward(const TensorPtr& x);
+  /// Vector-Jacobian product for the latest forward's input.
+  virtual TensorPtr backward(const TensorPtr& gradOutput);
+  /// orthogonium's right_inverse (identity for most modules).
+  virtual TensorPtr rightInverse(const TensorPtr& w);
+
+  bool requiresGrad() const { return requiresGrad_; }
+  /// Drops the saved context (frees its memory).
+  void clearContext();
+  /// Bytes held by the saved context (for tests and benchmarks).
+  std::size_t contextBytes();
+
+ protected:
+  Module(Shape weightShape, bool requiresGrad, bool matrixInput = true);
+
+  /// A computed forward whose effects (state updates, saved context) are
+  /// applied by commit() only once everything has succeeded.
+  struct Pending {
+    TensorPtr y;
+    std::function<void()> commit;
+  };
+  /// Validates x and computes the forward with the module mutex held by the
+  /// caller; changes nothing until the result's commit() runs.
+  Pending prepare(const TensorPtr& x, bool record);
+  /// The computation itself (device lock held, input validated).
+  virtual Pending forwardImpl(const TensorPtr& x, bool record) = 0;
+  virtual TensorPtr backwardImpl(const TensorPtr& gradOutput) = 0;
+  /// Called before forwardImpl with the module mutex held (state checks).
+  virtual void checkInput(const TensorPtr& x);
+  virtual void dropContext() = 0;
+  /// The saved tensors, for contextBytes().
+  virtual std::vector<TensorPtr> savedTensors() = 0;
+
+  Shape weightShape_;
+  bool requiresGrad_;
+  bool matrixInput_;
+  bool hasContext_ = false;
+  Shape outShape_;  ///< shape of the latest recorded output
+  DType outDtype_ = DType::Float32;
+  Device outDevice_;
+  std::mutex mutex_;
+
+  friend class Chain;
+};
+
+using ModulePtr = std::shared_ptr<Module>;
+
+/// Options common to the module constructors (camelCase names in JS).
+struct ModuleOptions {
+  bool requiresGrad = false;
+  // power iteration
+  int powerItNiter = 3;
+  double eps = 1e-12;
+  bool hasSeed = false;
+  uint64_t seed = 0;
+  // Björck
+  double beta = 0.5;
+  int niters = 12;
+  bool passThrough = false;
+  // Cholesky
+  bool stable = false;
+  // L2Normalize: dims to reduce over (empty = all)
+  std::vector<int> dims;
+  bool allDims = true;
+};
+
+/// Builds a module by kind: "identity", "power_iteration", "bjorck",
+/// "cholesky", "exponential", "qr", "l2normalize". Throws on bad options.
+ModulePtr makeModule(const std::string& kind, const Shape& weightShape, const ModuleOptions& o);
+
+/// forward = second(first(x)); backward runs the chain in reverse.
+ModulePtr makeChain(const ModulePtr& first, const ModulePtr& second, bool requiresGrad);
+
+/// Power-iteration state access (u or v); throws for other modules.
+TensorPtr getPowerIterationState(Module& m, const std::string& which);
+void setPowerIterationState(Module& m, const std::string& which, const TensorPtr& value);
+
+/// Per-matrix singular values, shape [...batch, min(m, n)].
+TensorPtr singularValues(const TensorPtr& w);
+/// Per-matrix ||W^T W - I||_F (m >= n) or ||W W^T - I||_F (m < n), shape [...batch].
+TensorPtr orthogonalityError(const TensorPtr& w);
+
+/// Throws ERR_ORTHO_NON_FINITE when t holds a NaN or an infinity. `what`
+/// names the tensor in the message.
+void checkFinite(const TensorImpl& t, const char* what);
+
+}  // namespace ortho::ops

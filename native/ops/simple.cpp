@@ -1,0 +1,131 @@
+// BatchedIdentity and L2Normalize, and the module factory.
+//
+// L2Normalize: y = x / (||x|| + 1e-8) over `dims` (all dims when absent).
+// Backward: dx = c g + c2 x,  c = 1 / (r + 1e-8),
+//           c2 = -<x, g> / (r (r + 1e-8)^2)  (0 where r = 0).
+#include <algorithm>
+
+#include "common.h"
+
+namespace ortho::ops {
+
+ModulePtr makeBjorck(const Shape& s, const ModuleOptions& o);
+ModulePtr makeCholesky(const Shape& s, const ModuleOptions& o);
+ModulePtr makeExponential(const Shape& s, const ModuleOptions& o);
+ModulePtr makeQR(const Shape& s, const ModuleOptions& o);
+ModulePtr makePowerIteration(const Shape& s, const ModuleOptions& o);
+
+namespace {
+
+class Identity final : public Module {
+ public:
+  Identity(const Shape& weightShape, const ModuleOptions& o) : Module(weightShape, o.requiresGrad) {}
+  const char* name() const override { return "BatchedIdentity"; }
+
+ protected:
+  Pending forwardImpl(const TensorPtr& x, bool) override {
+    Pending p;
+    p.y = x;  // tensors are immutable: the input itself is the output
+    return p;
+  }
+  TensorPtr backwardImpl(const TensorPtr& g) override { return g; }
+  void dropContext() override {}
+  std::vector<TensorPtr> savedTensors() override { return {}; }
+};
+
+constexpr double kL2Eps = 1e-8;
+
+class L2Normalize final : public Module {
+ public:
+  explicit L2Normalize(const ModuleOptions& o) : Module({}, o.requiresGrad, false), dims_(o.dims), all_(o.allDims) {}
+  const char* name() const override { return "L2Normalize"; }
+
+  TensorPtr rightInverse(const TensorPtr& w) override {
+    // orthogonium's right_inverse normalizes too.
+    std::lock_guard<std::mutex> g(mutex_);
+    Pending p = prepare(w, false);
+    return p.y;
+  }
+
+ protected:
+  void checkInput(const TensorPtr& x) override { layoutFor(x->shape()); }
+
+  GroupLayout layoutFor(const Shape& shape) const {
+    const int rank = static_cast<int>(shape.size());
+    std::vector<bool> reduce(shape.size(), all_);
+    if (!all_) {
+      for (int d : dims_) {
+        if (d < -rank || d >= rank)
+          fail(code::kInvalidArg, ErrorKind::RangeError, "L2Normalize: dim ", d, " is out of range for a tensor of rank ",
+               rank, " (shape ", shapeStr(shape), ")");
+        int k = d < 0 ? d + rank : d;
+        if (reduce[k])
+          fail(code::kInvalidArg, ErrorKind::RangeError, "L2Normalize: dim ", d, " is repeated in dims");
+        reduce[k] = true;
+      }
+    }
+    return GroupLayout::make(shape, reduce);
+  }
+
+  Pending forwardImpl(const TensorPtr& x, bool record) override {
+    return dispatchDtype(x->dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      Env<T> e(*x);
+      GroupLayout g = layoutFor(x->shape());
+      TensorPtr r2 = e.empty({g.groups()}), c = e.empty({g.groups()});
+      e.p.groupDot(g, x->data<T>(), x->data<T>(), r2->template data<T>());
+      e.p.scalarMap(g.groups(), ScalarFn::InvSqrtPlus, r2->template data<T>(), nullptr, T(kL2Eps),
+                    c->template data<T>());
+      TensorPtr y = e.empty(x->shape());
+      e.p.groupScale(g, c->template data<T>(), x->data<T>(), nullptr, nullptr, y->template data<T>());
+      Pending p;
+      p.y = y;
+      p.commit = [this, record, x, r2, c] {
+        if (!record) return;
+        savedX_ = x;
+        savedR2_ = r2;
+        savedC_ = c;
+      };
+      return p;
+    });
+  }
+
+  TensorPtr backwardImpl(const TensorPtr& gr) override {
+    return dispatchDtype(gr->dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      Env<T> e(*gr);
+      GroupLayout g = layoutFor(gr->shape());
+      TensorPtr c2 = e.empty({g.groups()});
+      e.p.groupDot(g, savedX_->data<T>(), gr->data<T>(), c2->template data<T>());
+      e.p.scalarMap(g.groups(), ScalarFn::L2nBackward, c2->template data<T>(), savedR2_->data<T>(), T(kL2Eps),
+                    c2->template data<T>());
+      TensorPtr out = e.empty(gr->shape());
+      e.p.groupScale(g, savedC_->data<T>(), gr->data<T>(), c2->template data<T>(), savedX_->data<T>(),
+                     out->template data<T>());
+      return out;
+    });
+  }
+
+  void dropContext() override { savedX_ = savedR2_ = savedC_ = nullptr; }
+  std::vector<TensorPtr> savedTensors() override { return {savedR2_, savedC_}; }
+
+ private:
+  std::vector<int> dims_;
+  bool all_;
+  TensorPtr savedX_, savedR2_, savedC_;
+};
+
+}  // namespace
+
+ModulePtr makeModule(const std::string& kind, const Shape& weightShape, const ModuleOptions& o) {
+  if (kind == "l2normalize") return std::make_shared<L2Normalize>(o);
+  if (kind == "identity") return std::make_shared<Identity>(weightShape, o);
+  if (kind == "power_iteration") return makePowerIteration(weightShape, o);
+  if (kind == "bjorck") return makeBjorck(weightShape, o);
+  if (kind == "cholesky") return makeCholesky(weightShape, o);
+  if (kind == "exponential") return makeExponential(weightShape, o);
+  if (kind == "qr") return makeQR(weightShape, o);
+  fail(code::kInvalidArg, ErrorKind::TypeError, "unknown module kind '", kind, "'");
+}
+
+}  // namespace ortho::ops
