@@ -137,6 +137,21 @@ class Primitives {
   virtual void scalarMap(int64_t n, ScalarFn f, const T* a, const T* b, T p, T* out) = 0;
   /// Number of NaN or infinite entries among n contiguous values. Synchronizes.
   virtual int64_t countNonFinite(int64_t n, const T* x) = 0;
+
+  // Optional fused primitives: a backend may run a whole sequence of the
+  // primitives above as one step for the shapes it handles well. Each
+  // returns false, doing nothing, when it does not (the default); the caller
+  // then runs the plain sequence. Same math, rounding may differ.
+
+  /// Power-iteration forward: niter iterations of v = l2n(X^T u),
+  /// u = l2n(X v) on u (batch x m) and v (batch x n) in place, then
+  /// coef[b] = 1 / (u^T X v + eps) and Y = coef * X (Y dense, X's shape).
+  virtual bool fusedPowerIteration(int64_t batch, Mat<const T> X, T* u, T* v, int niter, T eps, T* coef, T* Y) {
+    return false;
+  }
+  /// `steps` unrecorded Björck steps (ops/bjorck.cpp) from X into Y (dense,
+  /// X's shape).
+  virtual bool fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta) { return false; }
 };
 
 /// Owns device memory for one allocation; frees it (back to the backend's

@@ -38,7 +38,19 @@ class Bjorck final : public Module {
       std::vector<TensorPtr> saved;
       TensorPtr gram = e.empty({d.batch, std::min(d.m, d.n), std::min(d.m, d.n)});
       TensorPtr cur = x, spare;
-      for (int i = 0; i < steps; ++i) {
+      // The leading steps that save nothing may run as one fused primitive.
+      const int unrecorded = !record ? steps : (passThrough_ ? niters_ : 0);
+      int first = 0;
+      if (unrecorded > 0) {
+        TensorPtr out = e.empty(x->shape());
+        if (e.p.fusedBjorck(d.batch, x->mat<T>(), out->template mat<T>(), unrecorded, T(beta_))) {
+          cur = out;
+          first = unrecorded;
+        } else {
+          spare = out;  // not fused: the buffer serves the first step
+        }
+      }
+      for (int i = first; i < steps; ++i) {
         const bool keep = record && (!passThrough_ || i == steps - 1);
         if (keep) saved.push_back(cur);
         TensorPtr next = spare ? spare : e.empty(x->shape());

@@ -70,20 +70,22 @@ Module::Pending PowerIteration::forwardImpl(const TensorPtr& x, bool record) {
     TensorPtr v = v_ ? e.clone(*v_) : initialState(false, x->dtype(), x->device());
     Mat<const T> X = x->mat<T>();
     Mat<T> U = Mat<T>::dense(u->template data<T>(), m, 1), V = Mat<T>::dense(v->template data<T>(), n, 1);
-    for (int it = 0; it < niter_; ++it) {
-      e.p.gemm(B, T(1), X, Op::T, U, Op::N, T(0), V);
-      l2NormalizeVectors(e, B, n, V.data);
-      e.p.gemm(B, T(1), X, Op::N, V, Op::N, T(0), U);
-      l2NormalizeVectors(e, B, m, U.data);
-    }
-    TensorPtr xv = e.empty({B, m, 1});
-    e.p.gemm(B, T(1), X, Op::N, V, Op::N, T(0), xv->template mat<T>());
     TensorPtr coef = e.empty({B});
     T* c = coef->template data<T>();
-    e.p.groupDot(GroupLayout::perMatrix(B, m), U.data, xv->template data<T>(), c);
-    e.p.scalarMap(B, ScalarFn::InvPlus, c, nullptr, T(eps_), c);  // 1 / (s + eps)
     TensorPtr y = e.empty(x->shape());
-    e.p.groupScale(GroupLayout::perMatrix(B, m * n), c, X.data, nullptr, nullptr, y->template data<T>());
+    if (!e.p.fusedPowerIteration(B, X, U.data, V.data, niter_, T(eps_), c, y->template data<T>())) {
+      for (int it = 0; it < niter_; ++it) {
+        e.p.gemm(B, T(1), X, Op::T, U, Op::N, T(0), V);
+        l2NormalizeVectors(e, B, n, V.data);
+        e.p.gemm(B, T(1), X, Op::N, V, Op::N, T(0), U);
+        l2NormalizeVectors(e, B, m, U.data);
+      }
+      TensorPtr xv = e.empty({B, m, 1});
+      e.p.gemm(B, T(1), X, Op::N, V, Op::N, T(0), xv->template mat<T>());
+      e.p.groupDot(GroupLayout::perMatrix(B, m), U.data, xv->template data<T>(), c);
+      e.p.scalarMap(B, ScalarFn::InvPlus, c, nullptr, T(eps_), c);  // 1 / (s + eps)
+      e.p.groupScale(GroupLayout::perMatrix(B, m * n), c, X.data, nullptr, nullptr, y->template data<T>());
+    }
     Pending p;
     p.y = y;
     p.commit = [this, u, v, x, coef, record] {

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The whole GPU check in one command (see ../shared/tools/gpu-check.md):
+#   source .device/setup.sh && bash bench/gpu-check.sh
+# 1. diagnostics: nvidia-smi, the cuBLAS/cuSOLVER files on the machine and
+#    their ldd, what our loader picks (backends());
+# 2. build with CUDA on (skipped when ORTHO_PREBUILT=1 and build/ holds an
+#    addon compiled elsewhere with nvcc; TS compiled when dist/ is missing);
+# 3. the whole mocha suite with the GPU as the device under test, with the
+#    fused kernels on and then off (ORTHO_CUDA_FUSED=0: plain cuBLAS/cuSOLVER);
+# 4. timings of every preset against the same algorithm in PyTorch.
+# Logs and results go to $OUT (at most 8 files); the last lines printed are
+# the summary. Budget: about 7 minutes on an H100.
+set -u
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/bench/results/gpu-check}
+mkdir -p "$OUT"
+SUMMARY="$OUT/summary.txt"
+: > "$SUMMARY"
+note() { echo "$*" | tee -a "$SUMMARY"; }
+t0=$(date +%s)
+elapsed() { echo "$(( $(date +%s) - t0 ))s"; }
+
+# --- 1. diagnostics -----------------------------------------------------------
+{
+  echo "== nvidia-smi"; nvidia-smi 2>&1 | head -20
+  echo "== node $(node --version 2>&1), nvcc: $(command -v nvcc || echo none)"
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))' 2>&1 | tail -1
+  echo "== LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+  echo "== ldconfig"; ldconfig -p 2>/dev/null | grep -E 'libcublas|libcusolver|libcusparse|libnvJitLink' | head -20
+  echo "== files"
+  find / -xdev \( -name 'libcublas.so.*' -o -name 'libcublasLt.so.*' -o -name 'libcusolver.so.*' -o -name 'libcusparse.so.*' -o -name 'libnvJitLink.so.*' \) 2>/dev/null | sort | head -40
+  for lib in libcublas.so.13 libcusolver.so.12 libcublas.so.12 libcusolver.so.11; do
+    f=$(find / -xdev -name "$lib" 2>/dev/null | head -1)
+    [ -n "$f" ] && { echo "== ldd $f"; ldd "$f" 2>&1 | head -12; readelf -d "$f" 2>/dev/null | grep -E 'RUNPATH|RPATH'; }
+  done
+} > "$OUT/diag.log" 2>&1
+grep -E "NVIDIA-SMI|MiB|torch" "$OUT/diag.log" | head -6
+echo "library files found: $(grep -c '^/' "$OUT/diag.log")"
+
+# --- 2. build --------------------------------------------------------------------
+if [ "${ORTHO_PREBUILT:-0}" = 1 ] && [ -f build/Release/orthogonium.node ]; then
+  note "build: prebuilt build/Release/orthogonium.node (ORTHO_PREBUILT=1)"
+else
+  cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')
+  archs=${ORTHO_CUDA_ARCHITECTURES:-${cc:-90}}
+  export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
+  if npx cmake-js rebuild --CDORTHO_CUDA=ON --CDORTHO_CUDA_ARCHITECTURES="$archs" > "$OUT/build.log" 2>&1; then
+    note "build: ok (CUDA on, archs $archs) in $(elapsed)"
+  else
+    note "build: FAILED (see build.log)"; tail -40 "$OUT/build.log"; exit 1
+  fi
+fi
+if [ ! -f dist/index.js ]; then npx tsc -p . >> "$OUT/build.log" 2>&1 || { note "tsc FAILED"; tail -20 "$OUT/build.log"; }; fi
+node -e "for (const b of require('./').backends()) console.log(JSON.stringify(b))" 2>&1 | tee -a "$SUMMARY"
+
+# --- 3. tests ------------------------------------------------------------------
+run_tests() {  # name, extra env...
+  local name=$1; shift
+  env "$@" ORTHO_TEST_DEVICE=cuda timeout 170 npx mocha --reporter spec > "$OUT/test-$name.log" 2>&1
+  local rc=$?
+  local passing failing pending
+  passing=$(grep -Eo '[0-9]+ passing' "$OUT/test-$name.log" | tail -1)
+  failing=$(grep -Eo '[0-9]+ failing' "$OUT/test-$name.log" | tail -1)
+  pending=$(grep -Eo '[0-9]+ pending' "$OUT/test-$name.log" | tail -1)
+  note "tests ($name): rc=$rc ${passing:-0 passing} ${failing:-0 failing} ${pending:-} [$(elapsed)]"
+  # The failures, briefly: mocha lists them after the summary.
+  if [ "$rc" != 0 ]; then awk '/ failing/{f=1} f' "$OUT/test-$name.log" | grep -vE '^\s+at ' | head -60; fi
+}
+run_tests cuda-fused
+run_tests cuda-plain ORTHO_CUDA_FUSED=0
+
+# --- 4. timings ----------------------------------------------------------------
+timeout 300 node bench/gpu/compare.mjs --out "$OUT/timings.json" > "$OUT/timings.log" 2>&1
+note "timings: rc=$? [$(elapsed)]"
+grep -E '^ours  .*FAILED|^torch:' "$OUT/timings.log" | head -10
+sed -n '/^ours \/ PyTorch/,$p' "$OUT/timings.log" | tee -a "$SUMMARY"
+note "total $(elapsed)"

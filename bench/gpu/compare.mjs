@@ -1,0 +1,124 @@
+// Times every preset's forward (and the default preset's backward) on the
+// GPU, ours against the same algorithm in PyTorch (torch_ref.py), and prints
+// ms and the ratio ours / PyTorch with the issue's targets:
+//   <= 1.0x on (1, 4096, 4096) and (64, 256, 256), <= 0.5x on (4096, 32, 32).
+// Usage: node bench/gpu/compare.mjs [--out results.json] [--quick]
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { PRESETS, Tensor, backends } from '../../index.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const outPath = args.includes('--out') ? args[args.indexOf('--out') + 1] : null;
+const quick = args.includes('--quick');
+
+const SIZES = [
+  { shape: [1, 4096, 4096], target: 1.0 },
+  { shape: [64, 256, 256], target: 1.0 },
+  { shape: [4096, 32, 32], target: 0.5 },
+];
+
+const cases = [];
+for (const { shape, target } of SIZES) {
+  for (const preset of Object.keys(PRESETS)) cases.push({ preset, shape, kind: 'forward', target });
+  cases.push({ preset: 'default', shape, kind: 'backward', target });
+}
+cases.forEach((c, i) => {
+  c.id = `${c.preset} ${c.kind} [${c.shape.join(',')}]`;
+  c.index = i;
+  c.warmup = 2;
+  c.minReps = quick ? 2 : 3;
+  c.budget = quick ? 0.2 : 0.5;
+});
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
+// forwardSync/backwardSync return after the GPU is done: the result is
+// checked for non-finite values on the device and the count copied back.
+function timed(fn, c) {
+  for (let i = 0; i < c.warmup; i++) fn().dispose();
+  const times = [];
+  const start = performance.now();
+  while (times.length < c.minReps || (performance.now() - start < c.budget * 1e3 && times.length < 50)) {
+    const t0 = performance.now();
+    const y = fn();
+    times.push(performance.now() - t0);
+    y.dispose();
+  }
+  return { ms: median(times), reps: times.length };
+}
+
+function runOurs(c) {
+  const x = Tensor.randn(c.shape, { seed: 1, device: 'cuda' });
+  try {
+    if (c.kind === 'forward') {
+      const m = PRESETS[c.preset].build(c.shape, { seed: 0 });
+      return timed(() => m.forwardSync(x), c);
+    }
+    const m = PRESETS[c.preset].build(c.shape, { seed: 0, requiresGrad: true });
+    m.forwardSync(x).dispose();
+    const g = Tensor.randn(c.shape, { seed: 2, device: 'cuda' });
+    const r = timed(() => m.backwardSync(g), c);
+    g.dispose();
+    return r;
+  } finally {
+    x.dispose();
+  }
+}
+
+const cuda = backends().find((b) => b.name === 'cuda');
+console.log(`cuda: ${JSON.stringify(cuda)}`);
+if (!cuda || !cuda.available) {
+  console.log('CUDA unavailable: no timings');
+  process.exit(1);
+}
+
+const ours = {};
+for (const c of cases) {
+  try {
+    ours[c.id] = runOurs(c);
+    console.log(`ours   ${c.id.padEnd(48)} ${ours[c.id].ms.toFixed(3).padStart(10)} ms (${ours[c.id].reps} reps)`);
+  } catch (e) {
+    ours[c.id] = { error: `${e.code ?? ''} ${e.message}` };
+    console.log(`ours   ${c.id.padEnd(48)} FAILED ${ours[c.id].error}`);
+  }
+}
+
+const py = spawnSync('python3', [join(here, 'torch_ref.py')], {
+  input: JSON.stringify(cases),
+  encoding: 'utf8',
+  maxBuffer: 1 << 26,
+  timeout: 240_000,
+});
+let torch = { info: { error: 'not run' }, results: [] };
+if (py.status === 0) {
+  torch = JSON.parse(py.stdout.trim().split('\n').pop());
+} else {
+  torch.info = { error: `python3 torch_ref.py exited ${py.status ?? py.signal}: ${(py.stderr || '').slice(-2000)}` };
+}
+console.log(`torch: ${JSON.stringify(torch.info)}`);
+const ref = Object.fromEntries(torch.results.map((r) => [r.case, r]));
+
+const rows = cases.map((c) => {
+  const o = ours[c.id];
+  const t = ref[c.id] ?? { error: 'missing' };
+  const ratio = o.ms !== undefined && t.ms !== undefined ? o.ms / t.ms : null;
+  return { id: c.id, ours: o.ms ?? null, torch: t.ms ?? null, ratio, target: c.target, ok: ratio !== null && ratio <= c.target, oursError: o.error, torchError: t.error };
+});
+
+if (outPath) writeFileSync(outPath, JSON.stringify({ device: cuda.devices, detail: cuda.detail, torch: torch.info, rows }, null, 2));
+
+const fmt = (v, d = 3) => (v === null || v === undefined ? '—' : v.toFixed(d));
+console.log('\nours / PyTorch (float32, median ms; target = max ratio)');
+console.log(`${'case'.padEnd(48)} ${'ours'.padStart(9)} ${'torch'.padStart(9)} ${'ratio'.padStart(6)} target`);
+for (const r of rows)
+  console.log(`${r.id.padEnd(48)} ${fmt(r.ours).padStart(9)} ${fmt(r.torch).padStart(9)} ${fmt(r.ratio, 2).padStart(6)} ${r.ok ? 'ok' : 'MISS'} <=${r.target}${r.oursError ? ` ours: ${r.oursError}` : ''}${r.torchError ? ` torch: ${r.torchError}` : ''}`);
+const met = rows.filter((r) => r.ok).length;
+console.log(`targets met: ${met}/${rows.length}`);

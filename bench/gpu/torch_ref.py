@@ -1,0 +1,158 @@
+"""The same algorithms as orthogonium-node's presets, written in PyTorch, timed
+on the GPU. Reads a JSON list of cases on stdin, prints a JSON list of
+{"case": ..., "ms": median_ms} on stdout (one line). Used by compare.mjs.
+
+Same math as native/ops: power iteration (iterations without grad, output
+X / (u^T X v + eps)), Björck w <- (1+b) w - b w (w^T w) (or (w w^T) w when
+wide), Cholesky S = X X^T + 1e-5 I then L^{-1} X, QR with sign fix, and the
+truncated exponential series. TF32 is off, as in ours.
+"""
+import json
+import statistics
+import sys
+import time
+
+import torch
+
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+dev = torch.device("cuda")
+
+
+def l2n(x):
+    return x / (torch.linalg.vector_norm(x, dim=-2, keepdim=True) + 1e-8)
+
+
+class PowerIteration:
+    def __init__(self, shape, niter, eps, dtype):
+        *b, m, n = shape
+        g = torch.Generator(device="cpu").manual_seed(0)
+        self.u = l2n(torch.randn(*b, m, 1, generator=g, dtype=dtype)).to(dev)
+        self.v = l2n(torch.randn(*b, n, 1, generator=g, dtype=dtype)).to(dev)
+        self.niter, self.eps = niter, eps
+
+    def __call__(self, x):
+        with torch.no_grad():
+            u, v = self.u, self.v
+            for _ in range(self.niter):
+                v = l2n(x.transpose(-1, -2) @ u)
+                u = l2n(x @ v)
+            self.u, self.v = u, v
+        s = (u.transpose(-1, -2) @ x @ v)
+        return x / (s + self.eps)
+
+
+def bjorck(w, beta, niters, pass_through=False):
+    m, n = w.shape[-2], w.shape[-1]
+
+    def step(w):
+        if m >= n:
+            return (1 + beta) * w - beta * (w @ (w.transpose(-1, -2) @ w))
+        return (1 + beta) * w - beta * ((w @ w.transpose(-1, -2)) @ w)
+
+    if pass_through:
+        with torch.no_grad():
+            for _ in range(niters):
+                w = step(w)
+        return step(w)
+    for _ in range(niters):
+        w = step(w)
+    return w
+
+
+def cholesky(x):
+    m = x.shape[-2]
+    s = x @ x.transpose(-1, -2) + 1e-5 * torch.eye(m, device=x.device, dtype=x.dtype)
+    l = torch.linalg.cholesky(s)
+    return torch.linalg.solve_triangular(l, x, upper=False)
+
+
+def exponential(x, niters):
+    m, n = x.shape[-2], x.shape[-1]
+    d = max(m, n)
+    if m != n:
+        p = torch.zeros(*x.shape[:-2], d, d, device=x.device, dtype=x.dtype)
+        p[..., :m, :n] = x
+    else:
+        p = x
+    a = (p - p.transpose(-1, -2)) / 2
+    res = torch.eye(d, device=x.device, dtype=x.dtype) + a
+    term = a
+    for k in range(2, max(niters, 2)):
+        term = term @ a / k
+        res = res + term
+    return res[..., :m, :n]
+
+
+def qr(x):
+    m, n = x.shape[-2], x.shape[-1]
+    wide = m < n
+    if wide:
+        x = x.transpose(-1, -2)
+    q, r = torch.linalg.qr(x)
+    q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
+    return q.transpose(-1, -2) if wide else q
+
+
+PRESETS = {
+    "default": (dict(niter=3, eps=1e-6), lambda w: bjorck(w, 0.5, 12)),
+    "bjorck-pass-through": (dict(niter=3, eps=1e-4), lambda w: bjorck(w, 0.5, 12, pass_through=True)),
+    "cholesky": (dict(niter=3, eps=1e-6), cholesky),
+    "cholesky-stable": (dict(niter=3, eps=1e-6), cholesky),
+    "test": (dict(niter=4, eps=1e-4), lambda w: bjorck(w, 0.5, 25)),
+    "exp": (dict(niter=3, eps=1e-6), lambda w: exponential(w, 12)),
+    "qr": (dict(niter=3, eps=1e-3), qr),
+}
+
+
+def timed(fn, warmup, min_reps, budget_s):
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_reps or (time.perf_counter() - start < budget_s and len(times) < 50):
+        t0 = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times), len(times)
+
+
+def run(case):
+    shape, preset, kind = case["shape"], case["preset"], case["kind"]
+    dtype = torch.float32 if case.get("dtype", "float32") == "float32" else torch.float64
+    g = torch.Generator(device="cpu").manual_seed(1)
+    x = torch.randn(*shape, generator=g, dtype=dtype).to(dev)
+    pi_opts, orth = PRESETS[preset]
+    pi = PowerIteration(shape, pi_opts["niter"], pi_opts["eps"], dtype)
+    if kind == "forward":
+        def fn():
+            with torch.no_grad():
+                orth(pi(x))
+    else:
+        xg = x.clone().requires_grad_(True)
+        y = orth(pi(xg))
+        gy = torch.randn(*shape, generator=g, dtype=dtype).to(dev)
+
+        def fn():
+            torch.autograd.grad(y, xg, gy, retain_graph=True)
+    ms, reps = timed(fn, case.get("warmup", 2), case.get("minReps", 3), case.get("budget", 0.5))
+    return {"case": case["id"], "ms": ms, "reps": reps}
+
+
+def main():
+    cases = json.load(sys.stdin)
+    out = []
+    for c in cases:
+        try:
+            out.append(run(c))
+        except Exception as e:  # report and go on: one failing case must not hide the rest
+            out.append({"case": c["id"], "error": f"{type(e).__name__}: {e}"})
+        torch.cuda.empty_cache()
+    info = {"torch": torch.__version__, "cuda": torch.version.cuda, "device": torch.cuda.get_device_name(0)}
+    print(json.dumps({"info": info, "results": out}))
+
+
+if __name__ == "__main__":
+    main()

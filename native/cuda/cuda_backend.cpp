@@ -1,0 +1,207 @@
+// The CUDA backend: one CudaBackend per GPU, created on first use, and the
+// probe behind backends() (driver, devices, libraries).
+#include <cuda_runtime_api.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <vector>
+
+#include "../core/backend.h"
+#include "allocator.h"
+#include "check.h"
+#include "context.h"
+#include "libs.h"
+#include "primitives.h"
+
+namespace ortho {
+namespace {
+
+using cuda::DeviceContext;
+
+/// Oldest architecture with kernels in this build (CMake's list starts at 7.5).
+constexpr int kMinComputeCapability = 75;
+
+std::string cudaVersionStr(int v) {
+  return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
+}
+
+/// What the machine offers, probed once per process.
+struct Probe {
+  bool available = false;
+  std::string reason;
+  int driverVersion = 0, runtimeVersion = 0;
+  int deviceCount = 0;
+  std::vector<std::string> names;
+  std::vector<int> computeCapability;  // major * 10 + minor
+  std::string detail;
+};
+
+Probe probeOnce() {
+  Probe p;
+  cudaDriverGetVersion(&p.driverVersion);
+  cudaRuntimeGetVersion(&p.runtimeVersion);
+  cudaGetLastError();
+  std::ostringstream detail;
+  detail << "CUDA runtime " << cudaVersionStr(p.runtimeVersion) << " (static)";
+  if (p.driverVersion) detail << ", driver supports CUDA " << cudaVersionStr(p.driverVersion);
+  const cudaError_t e = cudaGetDeviceCount(&p.deviceCount);
+  const std::string err = e == cudaSuccess ? std::string()
+                                           : std::string(cudaGetErrorString(e)) + " (" + cudaGetErrorName(e) + ")";
+  cudaGetLastError();
+  if (p.driverVersion == 0) {
+    p.reason = "no NVIDIA driver found (libcuda.so.1 could not be loaded; cudaGetDeviceCount: " +
+               (err.empty() ? std::string("no error") : err) + ")";
+  } else if (p.driverVersion < p.runtimeVersion) {
+    p.reason = "the NVIDIA driver supports CUDA " + cudaVersionStr(p.driverVersion) + ", older than the CUDA " +
+               cudaVersionStr(p.runtimeVersion) + " runtime this addon is built with; install driver 580 or newer" +
+               (err.empty() ? "" : " (cudaGetDeviceCount: " + err + ")");
+  } else if (e != cudaSuccess) {
+    p.reason = "cudaGetDeviceCount failed: " + err;
+    p.deviceCount = 0;
+  } else if (p.deviceCount == 0) {
+    p.reason = "no CUDA device found (cudaGetDeviceCount returned 0)";
+  }
+  for (int i = 0; i < p.deviceCount && p.reason.empty(); ++i) {
+    cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) {
+      cudaGetLastError();
+      p.names.push_back("?");
+      p.computeCapability.push_back(0);
+      continue;
+    }
+    p.names.emplace_back(prop.name);
+    p.computeCapability.push_back(prop.major * 10 + prop.minor);
+    detail << "; cuda:" << i << " " << prop.name << " (sm_" << prop.major << prop.minor << ", "
+           << (prop.totalGlobalMem >> 20) << " MiB)";
+  }
+  if (p.reason.empty()) {
+    const cudalib::LoadResult& libs = cudalib::load();
+    if (!libs.ok) {
+      p.reason = libs.reason;
+    } else {
+      detail << "; " << libs.versions << " from";
+      for (const std::string& f : libs.files) detail << ' ' << f;
+      const char* fused = std::getenv("ORTHO_CUDA_FUSED");
+      detail << "; fused kernels " << (fused && std::strcmp(fused, "0") == 0 ? "off (ORTHO_CUDA_FUSED=0)" : "on");
+      p.available = true;
+    }
+  }
+  p.detail = detail.str();
+  return p;
+}
+
+const Probe& probe() {
+  static std::once_flag once;
+  static Probe* p = nullptr;
+  std::call_once(once, [] { p = new Probe(probeOnce()); });
+  return *p;
+}
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int index) : alloc_(index), f32_(ctx_), f64_(ctx_) {
+    const cudalib::LoadResult& libs = cudalib::load();
+    ctx_.index = index;
+    ctx_.api = &libs.api;
+    ctx_.alloc = &alloc_;
+    const char* fused = std::getenv("ORTHO_CUDA_FUSED");
+    ctx_.fused = !(fused && std::strcmp(fused, "0") == 0);
+    ctx_.activate();
+    ORTHO_CUDA_CHECK(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamNonBlocking));
+    const cudalib::Api& api = libs.api;
+    ORTHO_CUBLAS_CHECK(api.cublasCreate_v2(&ctx_.blas));
+    ORTHO_CUBLAS_CHECK(api.cublasSetStream_v2(ctx_.blas, ctx_.stream));
+    // No TF32: float32 results must match the CPU to 1e-4 relative.
+    ORTHO_CUBLAS_CHECK(api.cublasSetMathMode(ctx_.blas, cudalib::cublasMath_t::DEFAULT));
+    ORTHO_CUBLAS_CHECK(api.cublasSetPointerMode_v2(ctx_.blas, cudalib::cublasPointerMode_t::HOST));
+    ORTHO_CUSOLVER_CHECK(api.cusolverDnCreate(&ctx_.solver));
+    ORTHO_CUSOLVER_CHECK(api.cusolverDnSetStream(ctx_.solver, ctx_.stream));
+  }
+  // Why no destructor work: backends live until the process exits, and
+  // destroying handles or streams after the CUDA runtime has begun its own
+  // teardown crashes; the driver reclaims everything at exit.
+
+  Device device() const override { return Device::cuda(ctx_.index); }
+
+  void* allocate(std::size_t bytes) override { return alloc_.allocate(bytes); }
+  void deallocate(void* p, std::size_t) noexcept override { alloc_.deallocate(p); }
+
+  void copyToHost(void* dst, const void* src, std::size_t bytes) override {
+    if (!bytes) return;
+    ctx_.activate();
+    ORTHO_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, ctx_.stream));
+    ORTHO_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
+  }
+  void copyFromHost(void* dst, const void* src, std::size_t bytes) override {
+    if (!bytes) return;
+    ctx_.activate();
+    ORTHO_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx_.stream));
+    // The host buffer may be freed as soon as we return.
+    ORTHO_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
+  }
+  void copyOnDevice(void* dst, const void* src, std::size_t bytes) override {
+    if (!bytes) return;
+    ctx_.activate();
+    ORTHO_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ctx_.stream));
+  }
+  void synchronize() override {
+    ctx_.activate();
+    ORTHO_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
+  }
+
+  std::unique_lock<std::mutex> lockForOperation() override { return std::unique_lock<std::mutex>(opMutex_); }
+
+  Primitives<float>& f32() override { return f32_; }
+  Primitives<double>& f64() override { return f64_; }
+
+ private:
+  DeviceContext ctx_;
+  cuda::CachingAllocator alloc_;
+  // Why a lock per device: the stream, the handles and the order of work on
+  // them are shared by every operation on this GPU.
+  std::mutex opMutex_;
+  cuda::CudaPrimitives<float> f32_;
+  cuda::CudaPrimitives<double> f64_;
+};
+
+}  // namespace
+
+Backend& cudaBackend(int index) {
+  const Probe& p = probe();
+  if (!p.available) fail(code::kDevice, ErrorKind::Error, "CUDA is not available: ", p.reason);
+  if (index < 0 || index >= p.deviceCount) {
+    std::ostringstream names;
+    for (int i = 0; i < p.deviceCount; ++i) names << (i ? ", " : "") << "cuda:" << i << " " << p.names[i];
+    fail(code::kDevice, ErrorKind::Error, "cuda:", index, " does not exist: this machine has ", p.deviceCount,
+         " CUDA device", p.deviceCount == 1 ? "" : "s", " (", names.str(), ")");
+  }
+  if (p.computeCapability[index] < kMinComputeCapability)
+    fail(code::kDevice, ErrorKind::Error, "cuda:", index, " (", p.names[index], ") has compute capability ",
+         p.computeCapability[index] / 10, ".", p.computeCapability[index] % 10,
+         "; this build has kernels for 7.5 and newer");
+  static std::mutex mutex;
+  // Why leaked: see CudaBackend; tensors hold references to their backend.
+  static std::vector<CudaBackend*> backends;
+  std::lock_guard<std::mutex> g(mutex);
+  if (backends.empty()) backends.resize(static_cast<std::size_t>(p.deviceCount), nullptr);
+  CudaBackend*& slot = backends[static_cast<std::size_t>(index)];
+  if (!slot) slot = new CudaBackend(index);  // throws ERR_ORTHO_CUDA; a later call retries
+  return *slot;
+}
+
+BackendInfo cudaInfo() {
+  const Probe& p = probe();
+  BackendInfo info;
+  info.name = "cuda";
+  info.available = p.available;
+  info.reason = p.reason;
+  info.deviceCount = p.deviceCount;
+  info.devices = p.names;
+  info.detail = p.detail;
+  return info;
+}
+
+}  // namespace ortho
