@@ -26,33 +26,25 @@ struct GroupIndex {
 #ifdef __CUDACC__
   /// Memory offset of the first element of group g.
   __device__ int64_t groupBase(int64_t g) const {
-    if (contiguous) return g * groupSize;
-    int64_t off = 0;
-    for (int d = nKept - 1; d >= 0; --d) {
-      off += (g % keptSize[d]) * keptStride[d];
-      g /= keptSize[d];
-    }
-    return off;
+    return contiguous ? g * groupSize : mixedRadix(g, keptSize, keptStride, nKept);
   }
   /// Memory offset of the j-th element (memory order) within a group.
   __device__ int64_t withinGroup(int64_t j) const {
-    if (contiguous) return j;
-    int64_t off = 0;
-    for (int d = nReduced - 1; d >= 0; --d) {
-      off += (j % reducedSize[d]) * reducedStride[d];
-      j /= reducedSize[d];
-    }
-    return off;
+    return contiguous ? j : mixedRadix(j, reducedSize, reducedStride, nReduced);
   }
   /// The group of element i.
   __device__ int64_t groupOf(int64_t i) const {
-    if (contiguous) return i / groupSize;
-    int64_t g = 0;
-    for (int d = nAll - 1; d >= 0; --d) {
-      g += (i % allSize[d]) * allGroupStride[d];
-      i /= allSize[d];
+    return contiguous ? i / groupSize : mixedRadix(i, allSize, allGroupStride, nAll);
+  }
+  /// Splits index into digits of the sizes (last one fastest) and sums
+  /// digit * step.
+  __device__ static int64_t mixedRadix(int64_t index, const int64_t* size, const int64_t* step, int nd) {
+    int64_t off = 0;
+    for (int d = nd - 1; d >= 0; --d) {
+      off += (index % size[d]) * step[d];
+      index /= size[d];
     }
-    return g;
+    return off;
   }
 #endif
 };
