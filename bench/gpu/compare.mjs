@@ -2,7 +2,7 @@
 // GPU, ours against the same algorithm in PyTorch (torch_ref.py), and prints
 // ms and the ratio ours / PyTorch with the targets:
 //   <= 1.0x on (1, 4096, 4096) and (64, 256, 256), <= 0.5x on (4096, 32, 32).
-// Usage: node bench/gpu/compare.mjs [--out results.json] [--quick]
+// Usage: node bench/gpu/compare.mjs [--out results.json] [--quick] [--sizes 2x8x8:0.5,...]
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -15,11 +15,17 @@ const args = process.argv.slice(2);
 const outPath = args.includes('--out') ? args[args.indexOf('--out') + 1] : null;
 const quick = args.includes('--quick');
 
-const SIZES = [
-  { shape: [1, 4096, 4096], target: 1.0 },
-  { shape: [64, 256, 256], target: 1.0 },
-  { shape: [4096, 32, 32], target: 0.5 },
-];
+// --sizes BxMxN[:target],... replaces the sizes (for trying the script on small ones).
+const SIZES = args.includes('--sizes')
+  ? args[args.indexOf('--sizes') + 1].split(',').map((s) => {
+      const [dims, target] = s.split(':');
+      return { shape: dims.split('x').map(Number), target: Number(target ?? 1) };
+    })
+  : [
+      { shape: [1, 4096, 4096], target: 1.0 },
+      { shape: [64, 256, 256], target: 1.0 },
+      { shape: [4096, 32, 32], target: 0.5 },
+    ];
 
 const cases = [];
 for (const { shape, target } of SIZES) {

@@ -152,6 +152,10 @@ class Primitives {
   /// `steps` unrecorded Björck steps (ops/bjorck.cpp) from X into Y (dense,
   /// X's shape).
   virtual bool fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta) { return false; }
+  /// Cholesky orthogonalization forward: L = chol(X X^T + shift I) (strict
+  /// upper triangle zero; info as potrf, host, synchronizes) and, where
+  /// info[b] == 0, W = L^{-1} X.
+  virtual bool fusedCholesky(int64_t batch, Mat<const T> X, T shift, Mat<T> L, Mat<T> W, int* info) { return false; }
 };
 
 /// Owns device memory for one allocation; frees it (back to the backend's

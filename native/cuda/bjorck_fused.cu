@@ -1,9 +1,9 @@
 #include "bjorck_fused.cuh"
 #include "common.cuh"
+#include "tile_gemm.cuh"
 
 namespace ortho::cuda {
 
-constexpr int kBjorckTile = 4;             // outputs per thread: kBjorckTile x kBjorckTile
 constexpr int kBjorckMaxBlock = 256;
 constexpr std::size_t kBjorckMaxSmem = 48 * 1024;  // no opt-in needed below this
 constexpr int64_t kBjorckMaxK = 64;                // min(m, n)
@@ -19,45 +19,6 @@ std::size_t bjorckSmem(int64_t m, int64_t n) {
 template <typename T>
 bool bjorckFusedFits(int64_t m, int64_t n) {
   return std::min(m, n) <= kBjorckMaxK && bjorckSmem<T>(m, n) <= kBjorckMaxSmem;
-}
-
-// C(p, q) = sum_r A(p, r) B(r, q) for P x Q outputs, A(p, r) = As[p * asp +
-// r * asr], B(r, q) = Bs[r * bsr + q * bsq]; epi(p, q, value) stores.
-// Thread tiles of kBjorckTile x kBjorckTile outputs, rows p0 + s * hp and
-// columns q0 + s * hq (interleaved, so a warp reads neighbouring columns);
-// each output sums over r in order (deterministic).
-template <typename T, typename Epi>
-__device__ inline void tileGemm(int P, int Q, int R, const T* As, int asp, int asr, const T* Bs, int bsr, int bsq,
-                                Epi epi) {
-  const int hp = (P + kBjorckTile - 1) / kBjorckTile, hq = (Q + kBjorckTile - 1) / kBjorckTile;
-  for (int tile = threadIdx.x; tile < hp * hq; tile += blockDim.x) {
-    const int p0 = tile / hq, q0 = tile % hq;
-    T acc[kBjorckTile][kBjorckTile];
-#pragma unroll
-    for (int i = 0; i < kBjorckTile; ++i)
-#pragma unroll
-      for (int j = 0; j < kBjorckTile; ++j) acc[i][j] = T(0);
-    for (int r = 0; r < R; ++r) {
-      T a[kBjorckTile], b[kBjorckTile];
-#pragma unroll
-      for (int s = 0; s < kBjorckTile; ++s) {
-        const int p = p0 + s * hp, q = q0 + s * hq;
-        a[s] = p < P ? As[p * asp + r * asr] : T(0);
-        b[s] = q < Q ? Bs[r * bsr + q * bsq] : T(0);
-      }
-#pragma unroll
-      for (int i = 0; i < kBjorckTile; ++i)
-#pragma unroll
-        for (int j = 0; j < kBjorckTile; ++j) acc[i][j] += a[i] * b[j];
-    }
-#pragma unroll
-    for (int i = 0; i < kBjorckTile; ++i)
-#pragma unroll
-      for (int j = 0; j < kBjorckTile; ++j) {
-        const int p = p0 + i * hp, q = q0 + j * hq;
-        if (p < P && q < Q) epi(p, q, acc[i][j]);
-      }
-  }
 }
 
 template <typename T>
@@ -104,10 +65,7 @@ static __global__ void bjorck_fused_kernel(int64_t batch, Mat<const T> X, Mat<T>
 template <typename T>
 void launchBjorckFused(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta, cudaStream_t stream) {
   const int64_t m = X.rows, n = X.cols, k = std::min(m, n);
-  auto tiles = [](int64_t p, int64_t q) {
-    return ((p + kBjorckTile - 1) / kBjorckTile) * ((q + kBjorckTile - 1) / kBjorckTile);
-  };
-  const int64_t work = std::max(tiles(k, k), tiles(m, n));
+  const int64_t work = std::max(tileGemmTiles(k, k), tileGemmTiles(m, n));
   const int threads = static_cast<int>(std::min<int64_t>(kBjorckMaxBlock, std::max<int64_t>(32, (work + 31) / 32 * 32)));
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(batch, kMaxBlocks));
   bjorck_fused_kernel<T><<<blocks, threads, bjorckSmem<T>(m, n), stream>>>(batch, X, Y, steps, beta);

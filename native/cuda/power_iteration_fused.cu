@@ -6,7 +6,7 @@ namespace ortho::cuda {
 constexpr int kPiBlock = 256;
 constexpr int kPiWarps = kPiBlock / 32;
 constexpr int64_t kPiMaxDim = 2048;         // u and v live in shared memory
-constexpr int64_t kPiMaxElements = 65536;   // one block reads X 2 niter + 2 times
+constexpr int64_t kPiMaxElements = 16384;   // one block reads X 2 niter + 2 times: small matrices only
 
 bool powerIterationFusedFits(int64_t m, int64_t n) { return m <= kPiMaxDim && n <= kPiMaxDim && m * n <= kPiMaxElements; }
 

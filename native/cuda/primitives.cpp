@@ -22,6 +22,7 @@
 #include "add_transposed.cuh"
 #include "axpby.cuh"
 #include "bjorck_fused.cuh"
+#include "cholesky_fused.cuh"
 #include "copy.cuh"
 #include "count_non_finite.cuh"
 #include "fill.cuh"
@@ -412,6 +413,18 @@ bool CudaPrimitives<T>::fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int
   if (!ctx_.fused || !bjorckFusedFits<T>(X.rows, X.cols)) return false;
   ctx_.activate();
   launchBjorckFused<T>(batch, X, Y, steps, beta, ctx_.stream);
+  return true;
+}
+
+template <typename T>
+bool CudaPrimitives<T>::fusedCholesky(int64_t batch, Mat<const T> X, T shift, Mat<T> L, Mat<T> W, int* info) {
+  if (!ctx_.fused || !choleskyFusedFits<T>(X.rows, X.cols)) return false;
+  ctx_.activate();
+  PoolBuffer dinfo(*ctx_.alloc, static_cast<std::size_t>(batch) * sizeof(int));
+  launchCholeskyFused<T>(batch, X, shift, L, W, dinfo.as<int>(), ctx_.stream);
+  ORTHO_CUDA_CHECK(cudaMemcpyAsync(info, dinfo.as<int>(), static_cast<std::size_t>(batch) * sizeof(int),
+                                   cudaMemcpyDeviceToHost, ctx_.stream));
+  ORTHO_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
   return true;
 }
 

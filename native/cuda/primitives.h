@@ -33,6 +33,7 @@ class CudaPrimitives final : public Primitives<T> {
   int64_t countNonFinite(int64_t n, const T* x) override;
   bool fusedPowerIteration(int64_t batch, Mat<const T> X, T* u, T* v, int niter, T eps, T* coef, T* Y) override;
   bool fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta) override;
+  bool fusedCholesky(int64_t batch, Mat<const T> X, T shift, Mat<T> L, Mat<T> W, int* info) override;
 
  private:
   void qrBatched(int64_t batch, Mat<T> A, Mat<T> R, T* F, T* tau);

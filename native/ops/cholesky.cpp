@@ -27,18 +27,24 @@ class Cholesky final : public Module {
       const MatrixDims d = x->dims();
       TensorPtr L = e.empty({d.batch, d.m, d.m});
       Mat<T> Lm = L->template mat<T>();
-      e.p.syrk(d.batch, T(1), x->mat<T>(), Op::N, T(0), Lm);
-      e.p.addDiagonal(d.batch, Lm, T(kShift));
+      TensorPtr W = e.empty(x->shape());
       std::vector<int> info(static_cast<std::size_t>(d.batch));
-      e.p.potrf(d.batch, Lm, info.data());
+      const bool fused = e.p.fusedCholesky(d.batch, x->mat<T>(), T(kShift), Lm, W->template mat<T>(), info.data());
+      if (!fused) {
+        e.p.syrk(d.batch, T(1), x->mat<T>(), Op::N, T(0), Lm);
+        e.p.addDiagonal(d.batch, Lm, T(kShift));
+        e.p.potrf(d.batch, Lm, info.data());
+      }
       for (int64_t b = 0; b < d.batch; ++b)
         if (info[b] != 0)
           fail(code::kNotPositiveDefinite, ErrorKind::Error,
                "BatchedCholeskyOrthogonalization: X X^T + 1e-5 I is not positive definite for matrix ", b,
                " of the batch (leading minor of order ", info[b], " fails) in ", dtypeName(x->dtype()),
                "; the input is too large or too close to rank-deficient for this dtype (scale it down or use float64)");
-      TensorPtr W = e.clone(*x);
-      e.p.trsm(d.batch, Side::Left, Uplo::Lower, Op::N, T(1), Lm, W->template mat<T>());
+      if (!fused) {
+        e.be.copyOnDevice(W->raw(), x->raw(), x->bytes());
+        e.p.trsm(d.batch, Side::Left, Uplo::Lower, Op::N, T(1), Lm, W->template mat<T>());
+      }
       Pending p;
       p.y = W;
       p.commit = [this, record, W, L, x] {
