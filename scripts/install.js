@@ -51,18 +51,25 @@ if (force || !loadsNow()) {
 
 const tsc = bin('tsc');
 const haveSources = fs.existsSync(path.join(root, 'lib', 'index.ts'));
-if (haveSources && tsc && (force || !fs.existsSync(path.join(root, 'dist', 'index.js')) || isStale())) {
+if (haveSources && tsc && (force || !fs.existsSync(path.join(root, 'dist', 'index.js')) || isStale('lib', 'dist'))) {
   run(tsc, ['-p', 'tsconfig.json']);
 }
+// The examples (examples/*.ts -> examples/build/), run by the test suite.
+if (haveSources && tsc && fs.existsSync(path.join(root, 'examples', 'tsconfig.json')) && (force || isStale('examples', 'examples/build'))) {
+  run(tsc, ['-p', 'examples/tsconfig.json']);
+}
 
-// True when a lib/ source is newer than its compiled dist/ file.
-function isStale() {
+// True when a .ts source under `src` is newer than its compiled file in `out`.
+function isStale(src, out) {
   const walk = (dir) =>
-    fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-  return walk(path.join(root, 'lib'))
-    .filter((f) => f.endsWith('.ts'))
+    fs
+      .readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.name !== 'build' && e.name !== 'node_modules')
+      .flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+  return walk(path.join(root, src))
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
     .some((f) => {
-      const out = path.join(root, 'dist', path.relative(path.join(root, 'lib'), f)).replace(/\.ts$/, '.js');
-      return !fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(f).mtimeMs;
+      const js = path.join(root, out, path.relative(path.join(root, src), f)).replace(/\.ts$/, '.js');
+      return !fs.existsSync(js) || fs.statSync(js).mtimeMs < fs.statSync(f).mtimeMs;
     });
 }
