@@ -39,15 +39,12 @@ class Cholesky final : public Module {
                "; the input is too large or too close to rank-deficient for this dtype (scale it down or use float64)");
       TensorPtr W = e.clone(*x);
       e.p.trsm(d.batch, Side::Left, Uplo::Lower, Op::N, T(1), Lm, W->template mat<T>());
-      Pending p;
-      p.y = W;
-      p.commit = [this, record, W, L, x] {
+      return Pending{W, [this, record, W, L, x] {
         if (!record) return;
         savedW_ = W;
         savedL_ = L;
         savedX_ = stable_ ? x : nullptr;
-      };
-      return p;
+      }};
     });
   }
 
