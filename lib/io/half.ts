@@ -51,39 +51,49 @@ function miniFloat(expBits: number, man: number): MiniFloat {
 const HALF = miniFloat(5, 10);
 const BFLOAT16 = miniFloat(8, 7);
 
-// Scratch space to read a double's sign and exponent bits exactly.
-const scratch = new DataView(new ArrayBuffer(8));
+// Scratch space to read a double's sign and exponent bits exactly (the high
+// word is element 1 on little-endian hosts, 0 on big-endian ones).
+const scratchF64 = new Float64Array(1);
+const scratchU32 = new Uint32Array(scratchF64.buffer);
+const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 
-/** q rounded to the nearest integer, ties to even (q >= 0, small enough that q - floor(q) is exact). */
-function roundHalfEven(q: number): number {
-  const f = Math.floor(q);
-  const d = q - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
-}
-
-function encode(x: number, fmt: MiniFloat): number {
-  scratch.setFloat64(0, x);
-  const hi = scratch.getUint32(0);
-  const sign = hi >>> 31 ? fmt.signBit : 0;
-  if (x !== x) return sign | fmt.nanBits;
-  const a = Math.abs(x);
-  if (a >= fmt.overflow) return sign | fmt.infBits;
-  if (a < fmt.minNormal) {
-    // Subnormal range: the result is a whole number of smallest subnormals.
-    // Scaling by a power of two is exact; rounding up to 2^man gives the
-    // smallest normal's bit pattern, as it should.
-    return sign | roundHalfEven(a * fmt.subScale);
-  }
-  // Normal range: a = 2^e * (1 + f), f in [0, 1). a >= minNormal >= 2^-126,
-  // so a is a normal double and its exponent field gives e exactly.
-  const e = ((hi >>> 20) & 0x7ff) - 1023;
-  const frac = a * 2 ** -e - 1; // exact
-  const r = roundHalfEven(frac * 2 ** fmt.man); // exact product
-  // r === 2^man carries into the exponent, which is the right result; it
-  // cannot reach Infinity because a < overflow.
-  return sign | (((e + fmt.bias) << fmt.man) + r);
+/**
+ * The encoder of `fmt`: x -> the nearest bit pattern, ties to even. A closure
+ * over the format's constants, so that the per-element work is a few integer
+ * operations (it runs once per element of every 16-bit tensor written).
+ */
+function encoder(fmt: MiniFloat): (x: number) => number {
+  const { man, bias, signBit, infBits, nanBits, overflow, minNormal, subScale } = fmt;
+  const low = 20 - man; // bits of the double's high mantissa word below the kept ones
+  const lowMask = (1 << low) - 1;
+  const half = 2 ** (low - 1) * 2 ** 32; // half a unit in the last kept place, in the dropped bits' scale
+  return (x: number): number => {
+    scratchF64[0] = x;
+    const hi = scratchU32[HI];
+    const sign = hi >>> 31 ? signBit : 0;
+    if (x !== x) return sign | nanBits;
+    const a = Math.abs(x);
+    if (a >= overflow) return sign | infBits;
+    if (a < minNormal) {
+      // Subnormal range: the result is a whole number of smallest subnormals
+      // (scaling by a power of two is exact). Rounding up to 2^man gives the
+      // smallest normal's bit pattern, as it should.
+      const q = a * subScale;
+      const f = Math.floor(q);
+      const d = q - f;
+      return sign | (d > 0.5 || (d === 0.5 && f % 2 === 1) ? f + 1 : f);
+    }
+    // Normal range: a >= minNormal >= 2^-126 is a normal double, so its
+    // exponent field gives the exponent exactly and its 52 mantissa bits are
+    // split into the `man` kept ones and the dropped rest (exact in a double).
+    const e = ((hi >>> 20) & 0x7ff) - 1023;
+    const kept = (hi & 0xfffff) >>> low;
+    const rest = (hi & lowMask) * 2 ** 32 + scratchU32[1 - HI];
+    const up = rest > half || (rest === half && (kept & 1) === 1) ? 1 : 0;
+    // kept + up === 2^man carries into the exponent, which is the right
+    // result; it cannot reach Infinity because a < overflow.
+    return sign | (((e + bias) << man) + kept + up);
+  };
 }
 
 function decodeOne(bits: number, fmt: MiniFloat): number {
@@ -107,14 +117,10 @@ function decodeTable(fmt: MiniFloat): Float64Array {
 }
 
 /** The binary16 bit pattern nearest to `x` (ties to even). */
-export function toHalfBits(x: number): number {
-  return encode(x, HALF);
-}
+export const toHalfBits: (x: number) => number = encoder(HALF);
 
 /** The bfloat16 bit pattern nearest to `x` (ties to even). */
-export function toBfloat16Bits(x: number): number {
-  return encode(x, BFLOAT16);
-}
+export const toBfloat16Bits: (x: number) => number = encoder(BFLOAT16);
 
 /** The value of a binary16 bit pattern (exact). */
 export function fromHalfBits(bits: number): number {
