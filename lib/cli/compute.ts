@@ -113,16 +113,20 @@ export async function orthogonalizeMatrices(values: Matrices, plan: WeightPlan, 
   const { batch, rows, cols } = plan;
   const { flip, shape } = orientation(recipe, plan);
   const input = Tensor.from(flip ? transposeMatrices(values, batch, rows, cols) : values, shape, { device: opts.device });
+  let output: Tensor;
   const module = recipe.params.build(shape, { seed: opts.seed });
-  let output: Tensor | undefined;
   try {
     output = await module.forward(input);
+  } finally {
+    // Freed as soon as possible: memory peaks at a few copies of one tensor.
+    input.dispose();
+    module.dispose();
+  }
+  try {
     const result = output.toTypedArray();
     return flip ? transposeMatrices(result, batch, cols, rows) : result;
   } finally {
-    input.dispose();
-    output?.dispose();
-    module.dispose();
+    output.dispose();
   }
 }
 
