@@ -392,8 +392,8 @@ describe('CLI: progress bar', function () {
     const writes = [];
     const stream = { isTTY: true, columns: 100, write: (s) => writes.push(s) };
     const p = new Progress(stream, 4, 4096, { intervalMs: 0, now: 0 });
-    p.addBytes(1024, 1000);
-    p.tensorDone(1000);
+    p.addBytes(512, 500);
+    p.tensorDone(512, 1000);
     const line = p.render(1000, 100);
     expect(line).to.match(/^\[#+-+\] 1\/4 tensors {2}1\.00 KiB\/4\.00 KiB {2}ETA 3s$/);
     expect(writes.length).to.be.greaterThan(0);

@@ -167,11 +167,11 @@ async function writeOutput(
         const bytes = await orthogonalizeTensor(file, t, plan, outcomes[i].computeDtype as 'float32' | 'float64', opts);
         await writeFully(out.fh, bytes, to);
         outcomes[i].ms = Date.now() - started;
-        progress.addBytes(t.byteLength);
+        progress.tensorDone(t.byteLength);
       } else {
         await copyRange(file.fh, file.path, t.offset, out.fh, to, t.byteLength, (n) => progress.addBytes(n));
+        progress.tensorDone();
       }
-      progress.tensorDone();
       if (i + 1 === pauseAfter) await pauseForTests(io, i + 1, out.tempPath);
     }
     progress.clear();

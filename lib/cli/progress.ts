@@ -57,8 +57,9 @@ export class Progress {
     this.#maybeDraw(now, false);
   }
 
-  /** Counts a finished tensor. */
-  tensorDone(now = Date.now()): void {
+  /** Counts a finished tensor, and `bytes` more bytes with it. */
+  tensorDone(bytes = 0, now = Date.now()): void {
+    this.#bytes += bytes;
     this.#tensors++;
     this.#maybeDraw(now, this.#tensors === this.#totalTensors);
   }
@@ -84,7 +85,7 @@ export class Progress {
   #maybeDraw(now: number, force: boolean): void {
     if (!this.#enabled || (!force && now - this.#lastDraw < this.#intervalMs)) return;
     this.#lastDraw = now;
-    this.#stream.write(`\r\x1b[2K${this.render(now, this.#stream.columns ?? 80)}`);
+    this.#stream.write(`\r\x1b[2K${this.render(now, this.#stream.columns || 80)}`);
     this.#drawn = true;
   }
 }

@@ -74,8 +74,7 @@ export async function reportCommand(argv: readonly string[], io: Io): Promise<nu
         }
       }
       reports.push(r);
-      progress.addBytes(t.byteLength);
-      progress.tensorDone();
+      progress.tensorDone(t.byteLength);
     }
   } finally {
     progress.clear();
