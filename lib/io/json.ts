@@ -147,10 +147,3 @@ export function parseJson(text: string): JsonValue {
   if (i < text.length) fail('unexpected data after the JSON value');
   return v;
 }
-
-/** Serializes a value parsed by parseJson (Maps as objects, in order). */
-export function stringifyJson(v: JsonValue): string {
-  if (v instanceof Map) return `{${[...v].map(([k, x]) => `${JSON.stringify(k)}:${stringifyJson(x)}`).join(',')}}`;
-  if (Array.isArray(v)) return `[${v.map(stringifyJson).join(',')}]`;
-  return JSON.stringify(v);
-}

@@ -4,24 +4,16 @@
 import * as fsp from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { type ComputeDType, type StorageType, decodeFloats } from './dtype';
+import { type ComputeDType, decodeFloats } from './dtype';
 import { FileFormatError } from './errors';
 import { readExactly } from './files';
 import { type NpyHeader, readNpyHeader } from './npy';
-import { readSafetensorsHeader } from './safetensors';
+import { type TensorEntry, readSafetensorsHeader } from './safetensors';
 
 export type FileFormat = 'safetensors' | 'npy';
 
-/** A tensor stored in a file. */
-export interface StoredTensor {
-  /** The safetensors key; for .npy, the file's base name without `.npy`. */
-  readonly name: string;
-  readonly dtype: StorageType;
-  readonly shape: readonly number[];
-  readonly numel: number;
-  /** Absolute byte offset of its data in the file. */
-  readonly offset: number;
-  readonly byteLength: number;
+/** A tensor stored in a file (for .npy, named after the file: its base name without `.npy`). */
+export interface StoredTensor extends TensorEntry {
   /** Stored in Fortran (column-major) order (.npy only). */
   readonly fortranOrder: boolean;
 }
