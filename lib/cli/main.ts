@@ -36,9 +36,13 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
       const topic = command === 'help' ? rest[0] : undefined;
       if (topic !== undefined && !Object.hasOwn(COMMANDS, topic)) throw new UsageError(`unknown command '${topic}'`);
+      // No command at all is a usage error (help on stderr); asking for help is not.
+      if (command === undefined) {
+        io.stderr.write(HELP.main);
+        return 2;
+      }
       io.stdout.write(topic ? HELP[topic as keyof typeof HELP] : HELP.main);
-      // No command at all is a usage error; asking for help is not.
-      return command === undefined ? 2 : 0;
+      return 0;
     }
     if (command === '-v' || command === '--version') {
       io.stdout.write(`${packageVersion()}\n`);
@@ -70,9 +74,8 @@ export function run(): void {
   for (const s of SIGNALS) process.on(s, onSignal);
   // Last resort: nothing that ends the process leaves a temporary file.
   process.on('exit', () => AtomicOutput.abortAllSync());
+  // exitCode rather than exit(): stdout may be a pipe that is still draining.
   main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
     process.exitCode = code;
-    // A paused test hook or a stray handle must not keep the process alive.
-    if (code !== 0) setImmediate(() => process.exit(code));
   });
 }

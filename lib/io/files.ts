@@ -6,12 +6,15 @@ import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { FileFormatError } from './errors';
 
+// Node's read() and write() take at most 2^31 - 1 bytes per call.
+const MAX_IO_BYTES = 2 ** 30;
+
 /** Reads exactly `length` bytes at `position` (into `into` when given), or throws a truncation error naming `file`. */
 export async function readExactly(fh: FileHandle, file: string, position: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
   const buf = into ?? new Uint8Array(length);
   let done = 0;
   while (done < length) {
-    const { bytesRead } = await fh.read(buf, done, length - done, position + done);
+    const { bytesRead } = await fh.read(buf, done, Math.min(length - done, MAX_IO_BYTES), position + done);
     if (bytesRead === 0)
       throw new FileFormatError(file, `truncated: expected ${length} bytes at offset ${position}, the file ends after ${done}`);
     done += bytesRead;
@@ -23,7 +26,7 @@ export async function readExactly(fh: FileHandle, file: string, position: number
 export async function writeFully(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
   let done = 0;
   while (done < data.byteLength) {
-    const { bytesWritten } = await fh.write(data, done, data.byteLength - done, position + done);
+    const { bytesWritten } = await fh.write(data, done, Math.min(data.byteLength - done, MAX_IO_BYTES), position + done);
     done += bytesWritten;
   }
 }
