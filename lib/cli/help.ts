@@ -64,12 +64,14 @@ Options:
       --include REGEX    only tensors whose name matches (repeatable: any of them)
       --exclude REGEX    leave out tensors whose name matches (repeatable)
       --batch-dims K     leading dimensions that form a batch of matrices (default: 0)
-      --power-iters N    power iterations per matrix (default: ${DEFAULT_POWER_ITERS}). The presets do 3-4
-                         per training step and rely on a warm start from the
-                         previous step; a one-shot run starts from a random
-                         vector and needs more for a good σmax estimate (error
-                         shrinks like (σ2/σ1)^(2N)); ${DEFAULT_POWER_ITERS} iterations cost less than
-                         one Björck step. No effect on the cholesky presets
+      --power-iters N    power iterations per matrix (default: ${DEFAULT_POWER_ITERS}).
+                         The presets do 3 (test: 4) per training step and
+                         rely on a warm start from the previous step; a
+                         one-shot run starts from a random vector and needs
+                         more for a good σmax estimate (its error shrinks
+                         like (σ2/σ1)^(2N)); each iteration is two
+                         matrix-vector products. The preset's own count
+                         reproduces it exactly. No effect on cholesky
       --seed N           seed of the power iteration's start (default: 0; the
                          output is reproducible)
   -n, --dry-run          list what would be done with each tensor; write nothing

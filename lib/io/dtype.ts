@@ -22,7 +22,8 @@ export type ComputeDType = 'float32' | 'float64';
 
 const KIND_BYTES: Record<FloatKind, number> = { f16: 2, bf16: 2, f32: 4, f64: 8 };
 
-const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Whether this machine stores multi-byte numbers little-endian. */
+export const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Number of bytes that `numel` elements of `st` occupy, or null when they do not fill whole bytes. */
 export function byteLengthOf(st: StorageType, numel: number): number | null {

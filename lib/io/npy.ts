@@ -13,7 +13,7 @@
 // other simple dtypes ('b1', 'i8', 'u1', 'c16', 'S10', 'U4', …) are read as
 // bytes. Structured, object and datetime dtypes are refused.
 import type { FileHandle } from 'node:fs/promises';
-import type { StorageType } from './dtype';
+import { HOST_LE, type StorageType } from './dtype';
 import { FileFormatError, IoErrorCodes } from './errors';
 import { readExactly } from './files';
 
@@ -114,8 +114,6 @@ function parsePyLiteral(text: string): PyValue {
 }
 
 // --- dtypes --------------------------------------------------------------
-
-const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** The storage type of an .npy descr, or a message saying why it is not supported. */
 export function npyDType(descr: string): StorageType | string {
