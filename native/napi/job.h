@@ -35,23 +35,36 @@ class TensorJob final : public Napi::AsyncWorker {
 
   void OnOK() override {
     Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    if (error_.set) {
-      deferred_.Reject(makeError(env, error_).Value());
-      return;
-    }
+    // Why every path is caught: during a worker's termination the env can
+    // refuse new objects and even the rejection; an exception escaping here
+    // would terminate the process.
     try {
-      deferred_.Resolve(TensorHandle::Wrap(env, std::move(result_)));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
+      Napi::HandleScope scope(env);
+      if (error_.set) {
+        deferred_.Reject(makeError(env, error_).Value());
+        return;
+      }
+      try {
+        deferred_.Resolve(TensorHandle::Wrap(env, std::move(result_)));
+      } catch (const Napi::Error& e) {
+        deferred_.Reject(e.Value());
+      } catch (...) {
+        CapturedError err;
+        rethrowInto(err);
+        deferred_.Reject(makeError(env, err).Value());
+      }
     } catch (...) {
-      CapturedError err;
-      rethrowInto(err);
-      deferred_.Reject(makeError(env, err).Value());
+      // the environment is going away: nobody is waiting for the promise
     }
   }
 
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    try {
+      deferred_.Reject(e.Value());
+    } catch (...) {
+      // see OnOK
+    }
+  }
 
   std::function<TensorPtr()> work_;
   Napi::Promise::Deferred deferred_;

@@ -72,7 +72,11 @@ void TensorHandle::release() {
   // Why a reference drop and not a free: an async job or a module's saved
   // context may still hold the tensor; the memory goes when the last does.
   tensor_.reset();
-  if (reported_ && !reg_->closed) Napi::MemoryManagement::AdjustExternalMemory(env_, -reported_);
+  if (reported_ && !reg_->closed) {
+    // The raw call: this runs in finalizers, where nothing may throw.
+    int64_t ignored;
+    napi_adjust_external_memory(env_, -reported_, &ignored);
+  }
   reported_ = 0;
 }
 

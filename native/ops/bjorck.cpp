@@ -60,12 +60,9 @@ class Bjorck final : public Module {
         cur = next;
       }
       if (cur == x) cur = e.clone(*x);  // niters == 0: still a new tensor
-      Pending p;
-      p.y = cur;
-      p.commit = [this, saved = std::move(saved), record]() mutable {
+      return Pending{cur, [this, saved = std::move(saved), record]() mutable {
         if (record) saved_ = std::move(saved);
-      };
-      return p;
+      }};
     });
   }
 

@@ -45,15 +45,12 @@ class Cholesky final : public Module {
         e.be.copyOnDevice(W->raw(), x->raw(), x->bytes());
         e.p.trsm(d.batch, Side::Left, Uplo::Lower, Op::N, T(1), Lm, W->template mat<T>());
       }
-      Pending p;
-      p.y = W;
-      p.commit = [this, record, W, L, x] {
+      return Pending{W, [this, record, W, L, x] {
         if (!record) return;
         savedW_ = W;
         savedL_ = L;
         savedX_ = stable_ ? x : nullptr;
-      };
-      return p;
+      }};
     });
   }
 

@@ -11,6 +11,7 @@ namespace ortho::ops {
 /// The backend, primitive table and dtype of one computation.
 template <typename T>
 struct Env {
+  using Scalar = T;
   Backend& be;
   Primitives<T>& p;
   explicit Env(const TensorImpl& like) : be(like.backend()), p(like.backend().template prims<T>()) {}

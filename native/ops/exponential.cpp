@@ -56,14 +56,11 @@ class Exponential final : public Module {
         e.p.copy(B, H->template mat<T>().block(d.m, d.n), Op::N, y->template mat<T>());
       }
       y = y->reshape(x->shape());
-      Pending p;
-      p.y = y;
-      p.commit = [this, record, A, hs = std::move(hs)]() mutable {
+      return Pending{y, [this, record, A, hs = std::move(hs)]() mutable {
         if (!record) return;
         savedA_ = A;
         savedH_ = std::move(hs);
-      };
-      return p;
+      }};
     });
   }
 

@@ -1,6 +1,7 @@
 #include "module.h"
 
 #include <cmath>
+#include <type_traits>
 
 #include "common.h"
 
@@ -160,15 +161,26 @@ ModulePtr makeChain(const ModulePtr& first, const ModulePtr& second, bool requir
 // ---------------------------------------------------------------------------
 // Diagnostics.
 
-TensorPtr singularValues(const TensorPtr& w) {
+namespace {
+// Runs fn(Env<T>&, dims, k = min(m, n)) on a validated batch of matrices,
+// holding the device's operation lock.
+template <typename Fn>
+TensorPtr onMatrices(const TensorPtr& w, Fn&& fn) {
   checkMatrixShape(w->shape(), "the tensor");
-  MatrixDims d = w->dims();
-  const int64_t k = std::min(d.m, d.n);
+  const MatrixDims d = w->dims();
   auto lock = w->backend().lockForOperation();
   checkFinite(*w, "the tensor");
   return dispatchDtype(w->dtype(), [&](auto tag) {
     using T = decltype(tag);
     Env<T> e(*w);
+    return fn(e, d, std::min(d.m, d.n));
+  });
+}
+}  // namespace
+
+TensorPtr singularValues(const TensorPtr& w) {
+  return onMatrices(w, [&](auto& e, const MatrixDims& d, int64_t k) {
+    using T = typename std::remove_reference_t<decltype(e)>::Scalar;
     TensorPtr s = e.empty(batchShape(w->shape(), {k}));
     e.p.singularValues(d.batch, w->mat<T>(), s->template data<T>());
     return s;
@@ -176,14 +188,8 @@ TensorPtr singularValues(const TensorPtr& w) {
 }
 
 TensorPtr orthogonalityError(const TensorPtr& w) {
-  checkMatrixShape(w->shape(), "the tensor");
-  MatrixDims d = w->dims();
-  const int64_t k = std::min(d.m, d.n);
-  auto lock = w->backend().lockForOperation();
-  checkFinite(*w, "the tensor");
-  return dispatchDtype(w->dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    Env<T> e(*w);
+  return onMatrices(w, [&](auto& e, const MatrixDims& d, int64_t k) {
+    using T = typename std::remove_reference_t<decltype(e)>::Scalar;
     TensorPtr gram = e.empty({d.batch, k, k});
     Mat<T> G = gram->template mat<T>();
     e.p.syrk(d.batch, T(1), w->mat<T>(), d.m >= d.n ? Op::T : Op::N, T(0), G);

@@ -86,9 +86,7 @@ Module::Pending PowerIteration::forwardImpl(const TensorPtr& x, bool record) {
       e.p.scalarMap(B, ScalarFn::InvPlus, c, nullptr, T(eps_), c);  // 1 / (s + eps)
       e.p.groupScale(GroupLayout::perMatrix(B, m * n), c, X.data, nullptr, nullptr, y->template data<T>());
     }
-    Pending p;
-    p.y = y;
-    p.commit = [this, u, v, x, coef, record] {
+    return Pending{y, [this, u, v, x, coef, record] {
       u_ = u;
       v_ = v;
       stateFixed_ = true;
@@ -100,8 +98,7 @@ Module::Pending PowerIteration::forwardImpl(const TensorPtr& x, bool record) {
         savedV_ = v;
         savedCoef_ = coef;
       }
-    };
-    return p;
+    }};
   });
 }
 

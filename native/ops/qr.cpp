@@ -43,14 +43,11 @@ class QR final : public Module {
       } else {
         y = Q->reshape(x->shape());
       }
-      Pending p;
-      p.y = y;
-      p.commit = [this, record, Q, R] {
+      return Pending{y, [this, record, Q, R] {
         if (!record) return;
         savedQ_ = Q;
         savedR_ = R;
-      };
-      return p;
+      }};
     });
   }
 

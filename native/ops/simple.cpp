@@ -24,9 +24,7 @@ class Identity final : public Module {
 
  protected:
   Pending forwardImpl(const TensorPtr& x, bool) override {
-    Pending p;
-    p.y = x;  // tensors are immutable: the input itself is the output
-    return p;
+    return Pending{x, nullptr};  // tensors are immutable: the input itself is the output
   }
   TensorPtr backwardImpl(const TensorPtr& g) override { return g; }
   void dropContext() override {}
@@ -78,15 +76,12 @@ class L2Normalize final : public Module {
                     c->template data<T>());
       TensorPtr y = e.empty(x->shape());
       e.p.groupScale(g, c->template data<T>(), x->data<T>(), nullptr, nullptr, y->template data<T>());
-      Pending p;
-      p.y = y;
-      p.commit = [this, record, x, r2, c] {
+      return Pending{y, [this, record, x, r2, c] {
         if (!record) return;
         savedX_ = x;
         savedR2_ = r2;
         savedC_ = c;
-      };
-      return p;
+      }};
     });
   }
 

@@ -1,0 +1,58 @@
+// `orthogonium info`: version, platform, backends (and why CUDA is off).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type BackendInfo, backends } from '../diagnostics';
+import { type OptionSpecs, parseCommand } from './args';
+import type { Io } from './common';
+import { PRESET_NAMES } from './compute';
+import { HELP } from './help';
+
+const OPTIONS = { json: { type: 'boolean' } } as const satisfies OptionSpecs;
+
+/** The package's version, from its package.json. */
+export function packageVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function describeBackend(b: BackendInfo): string {
+  if (!b.available) return `${b.name}: unavailable: ${b.reason ?? 'no reason given'}`;
+  const parts = [`${b.name}: available`];
+  if (b.threads !== undefined) parts.push(`${b.threads} thread${b.threads === 1 ? '' : 's'}`);
+  if (b.devices?.length) parts.push(b.devices.map((d, i) => `cuda:${i} ${d}`).join(', '));
+  else if (b.deviceCount !== undefined) parts.push(`${b.deviceCount} device${b.deviceCount === 1 ? '' : 's'}`);
+  if (b.detail) parts.push(b.detail);
+  return parts.join(', ');
+}
+
+export function infoCommand(argv: readonly string[], io: Io): number {
+  const { values: v } = parseCommand('info', argv, OPTIONS, { min: 0, max: 0, names: '' });
+  if (v.help) {
+    io.stdout.write(HELP.info);
+    return 0;
+  }
+  const info = {
+    name: 'orthogonium-node',
+    version: packageVersion(),
+    node: process.version,
+    napi: process.versions.napi,
+    platform: `${process.platform}-${process.arch}`,
+    backends: backends(),
+    presets: PRESET_NAMES,
+  };
+  if (v.json) {
+    io.stdout.write(JSON.stringify(info, null, 2) + '\n');
+    return 0;
+  }
+  io.stdout.write(
+    [
+      `${info.name} ${info.version}`,
+      `node ${info.node} (N-API ${info.napi}) on ${info.platform}`,
+      'backends:',
+      ...info.backends.map((b) => `  ${describeBackend(b)}`),
+      `presets (--params): ${info.presets.join(', ')}`,
+      '',
+    ].join('\n'),
+  );
+  return 0;
+}
