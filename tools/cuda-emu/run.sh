@@ -33,7 +33,7 @@ if [ ! -f "$B/stamp" ] || [ -n "$(find "$ROOT/native" "$HERE" -newer "$B/stamp" 
   mkdir -p "$B/tree" && cp -a "$ROOT/native" "$B/tree/"
   python3 "$HERE/transform.py" "$B/tree/native/cuda/"*.cu
   NM=$ROOT/node_modules
-  FLAGS="-std=c++17 -O1 -fPIC -DORTHO_WITH_CUDA=1 -DNAPI_VERSION=8 -DNODE_ADDON_API_DISABLE_DEPRECATED -DNAPI_CPP_EXCEPTIONS -DEIGEN_MPL2_ONLY -I$B/include -I$NM/node-api-headers/include -I$NM/node-addon-api -I$EIGEN -Wno-unknown-pragmas"
+  FLAGS="-std=c++17 -O1 -fPIC -DORTHO_WITH_CUDA=1 -DNAPI_VERSION=8 -DNODE_ADDON_API_DISABLE_DEPRECATED -DNAPI_CPP_EXCEPTIONS -DEIGEN_MPL2_ONLY -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS -I$B/include -I$NM/node-api-headers/include -I$NM/node-addon-api -I$EIGEN -Wno-unknown-pragmas"
   pids=()
   for f in "$B"/tree/native/{core,ops,cpu,napi,cuda}/*.cpp; do
     case "$f" in *no_cuda.cpp | *libs_check.cpp) continue ;; esac
@@ -53,6 +53,6 @@ fi
 cp "$ROOT/package.json" "$ROOT/index.mjs" "$B/pkg/"
 rm -rf "$B/pkg/dist" && cp -r "$ROOT/dist" "$B/pkg/dist"
 ln -sfn "$ROOT/node_modules" "$B/pkg/node_modules"
-cp "$ROOT"/test/*.mjs "$B/pkg/test/"
+cp -r "$ROOT"/test/. "$B/pkg/test/"
 cd "$B/pkg"
 ORTHO_CUDA_LIB_DIR="$B/libs" ORTHO_TEST_DEVICE=${ORTHO_TEST_DEVICE:-cuda} npx mocha --no-config --timeout 600000 "${@:-test/40.cuda.test.mjs}"
