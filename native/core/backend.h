@@ -156,6 +156,10 @@ class Primitives {
   /// upper triangle zero; info as potrf, host, synchronizes) and, where
   /// info[b] == 0, W = L^{-1} X.
   virtual bool fusedCholesky(int64_t batch, Mat<const T> X, T shift, Mat<T> L, Mat<T> W, int* info) { return false; }
+  /// Exponential orthogonalization forward (ops/exponential.cpp): pad X to
+  /// D x D, A = (P - P^T) / 2, the K-term series by Horner's rule, crop to
+  /// Y (dense, X's shape). Saves nothing.
+  virtual bool fusedExponential(int64_t batch, Mat<const T> X, Mat<T> Y, int K) { return false; }
 };
 
 /// Owns device memory for one allocation; frees it (back to the backend's

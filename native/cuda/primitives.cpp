@@ -23,6 +23,7 @@
 #include "axpby.cuh"
 #include "bjorck_fused.cuh"
 #include "cholesky_fused.cuh"
+#include "exponential_fused.cuh"
 #include "copy.cuh"
 #include "count_non_finite.cuh"
 #include "fill.cuh"
@@ -425,6 +426,14 @@ bool CudaPrimitives<T>::fusedCholesky(int64_t batch, Mat<const T> X, T shift, Ma
   ORTHO_CUDA_CHECK(cudaMemcpyAsync(info, dinfo.as<int>(), static_cast<std::size_t>(batch) * sizeof(int),
                                    cudaMemcpyDeviceToHost, ctx_.stream));
   ORTHO_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
+  return true;
+}
+
+template <typename T>
+bool CudaPrimitives<T>::fusedExponential(int64_t batch, Mat<const T> X, Mat<T> Y, int K) {
+  if (!ctx_.fused || !exponentialFusedFits<T>(X.rows, X.cols)) return false;
+  ctx_.activate();
+  launchExponentialFused<T>(batch, X, Y, K, ctx_.stream);
   return true;
 }
 

@@ -34,6 +34,7 @@ class CudaPrimitives final : public Primitives<T> {
   bool fusedPowerIteration(int64_t batch, Mat<const T> X, T* u, T* v, int niter, T eps, T* coef, T* Y) override;
   bool fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta) override;
   bool fusedCholesky(int64_t batch, Mat<const T> X, T shift, Mat<T> L, Mat<T> W, int* info) override;
+  bool fusedExponential(int64_t batch, Mat<const T> X, Mat<T> Y, int K) override;
 
  private:
   void qrBatched(int64_t batch, Mat<T> A, Mat<T> R, T* F, T* tau);
