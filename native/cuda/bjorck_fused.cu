@@ -32,7 +32,7 @@ static __global__ void bjorck_fused_kernel(int64_t batch, Mat<const T> X, Mat<T>
     T* w = reinterpret_cast<T*>(smem);
     T* w2 = w + m * ldw;
     T* M = w2 + m * ldw;
-    for (int e = threadIdx.x; e < m * n; e += blockDim.x) w[(e / n) * ldw + e % n] = at(X, b, e / n, e % n);
+    loadTile(X, b, w, ldw);
     __syncthreads();
     for (int s = 0; s < steps; ++s) {
       // M = (1 + beta) I - beta G, G = w^T w (tall) or w w^T (wide): the
@@ -57,7 +57,7 @@ static __global__ void bjorck_fused_kernel(int64_t batch, Mat<const T> X, Mat<T>
       w = w2;
       w2 = t;
     }
-    for (int e = threadIdx.x; e < m * n; e += blockDim.x) at(Y, b, e / n, e % n) = w[(e / n) * ldw + e % n];
+    storeTile(w, ldw, Y, b);
     __syncthreads();  // shared memory is reloaded for the next matrix
   }
 }

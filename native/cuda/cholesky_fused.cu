@@ -28,29 +28,33 @@ static __global__ void cholesky_fused_kernel(int64_t batch, Mat<const T> X, T sh
   T* x = reinterpret_cast<T*>(smem);
   T* s = x + m * ldx;
   for (int64_t b = blockIdx.x; b < batch; b += gridDim.x) {
-    for (int e = threadIdx.x; e < m * n; e += blockDim.x) x[(e / n) * ldx + e % n] = at(X, b, e / n, e % n);
+    loadTile(X, b, x, ldx);
     if (threadIdx.x == 0) failed = 0;
     __syncthreads();
-    // S = X X^T, then + shift on the diagonal (the plain path's order).
-    tileGemm<T>(m, m, n, x, ldx, 1, x, 1, ldx, [&](int p, int q, T v) { s[p * lds + q] = p == q ? v + shift : v; });
+    // S = X X^T, then + shift on the diagonal (the plain path's order). Sums
+    // run in double: the Cholesky of a nearly singular S (tall X) amplifies
+    // float32 rounding, and this costs little at m <= 32.
+    auto storeS = [&](int p, int q, double v) { s[p * lds + q] = p == q ? static_cast<T>(v) + shift : static_cast<T>(v); };
+    tileGemm<T, decltype(storeS), double>(m, m, n, x, ldx, 1, x, 1, ldx, storeS);
     __syncthreads();
     // Left-looking Cholesky in the lower triangle of s, one column at a time.
     for (int j = 0; j < m; ++j) {
       if (threadIdx.x == 0) {
-        T d = s[j * lds + j];
-        for (int p = 0; p < j; ++p) d -= s[j * lds + p] * s[j * lds + p];
-        if (!(d > T(0))) {
+        double d = s[j * lds + j];
+        for (int p = 0; p < j; ++p) d -= double(s[j * lds + p]) * double(s[j * lds + p]);
+        const T dt = static_cast<T>(d);
+        if (!(dt > T(0))) {
           failed = j + 1;  // the order of the leading minor that fails, as potrf
         } else {
-          s[j * lds + j] = sqrt(d);
+          s[j * lds + j] = sqrt(dt);
         }
       }
       __syncthreads();
       if (failed) break;  // uniform: every thread read the same shared flag
       for (int i = j + 1 + threadIdx.x; i < m; i += blockDim.x) {
-        T v = s[i * lds + j];
-        for (int p = 0; p < j; ++p) v -= s[i * lds + p] * s[j * lds + p];
-        s[i * lds + j] = v / s[j * lds + j];
+        double v = s[i * lds + j];
+        for (int p = 0; p < j; ++p) v -= double(s[i * lds + p]) * double(s[j * lds + p]);
+        s[i * lds + j] = static_cast<T>(v) / s[j * lds + j];
       }
       __syncthreads();
     }
@@ -59,12 +63,12 @@ static __global__ void cholesky_fused_kernel(int64_t batch, Mat<const T> X, T sh
       // W = L^{-1} X by forward substitution, one column of X per thread, in place.
       for (int c = threadIdx.x; c < n; c += blockDim.x)
         for (int i = 0; i < m; ++i) {
-          T v = x[i * ldx + c];
-          for (int p = 0; p < i; ++p) v -= s[i * lds + p] * x[p * ldx + c];
-          x[i * ldx + c] = v / s[i * lds + i];
+          double v = x[i * ldx + c];
+          for (int p = 0; p < i; ++p) v -= double(s[i * lds + p]) * double(x[p * ldx + c]);
+          x[i * ldx + c] = static_cast<T>(v) / s[i * lds + i];
         }
       __syncthreads();
-      for (int e = threadIdx.x; e < m * n; e += blockDim.x) at(W, b, e / n, e % n) = x[(e / n) * ldx + e % n];
+      storeTile(x, ldx, W, b);
       for (int e = threadIdx.x; e < m * m; e += blockDim.x) {
         const int i = e / m, j = e % m;
         at(L, b, i, j) = j <= i ? s[i * lds + j] : T(0);

@@ -47,7 +47,7 @@ static __global__ void exponential_fused_kernel(int64_t batch, Mat<const T> X, M
       h = h2;
       h2 = t;
     }
-    for (int e = threadIdx.x; e < m * n; e += blockDim.x) at(Y, b, e / n, e % n) = h[(e / n) * ld + e % n];
+    storeTile(h, ld, Y, b);
     __syncthreads();  // shared memory is reloaded for the next matrix
   }
 }

@@ -1,11 +1,26 @@
-// A small GEMM for one thread block, on shared (or any) memory: the
-// building block of the fused per-matrix kernels (device code only).
+// A small GEMM for one thread block, on shared (or any) memory, and the
+// loads and stores around it: the building blocks of the fused per-matrix
+// kernels (device code only; include after common.cuh).
 #pragma once
 
 namespace ortho::cuda {
 
 /// Outputs per thread: kTileGemmTile x kTileGemmTile.
 constexpr int kTileGemmTile = 4;
+
+/// Matrix b of M into shared memory (row stride ld), by the whole block.
+template <typename T>
+__device__ inline void loadTile(const Mat<const T>& M, int64_t b, T* s, int ld) {
+  const int rows = static_cast<int>(M.rows), cols = static_cast<int>(M.cols);
+  for (int e = threadIdx.x; e < rows * cols; e += blockDim.x) s[(e / cols) * ld + e % cols] = at(M, b, e / cols, e % cols);
+}
+
+/// The top-left M.rows x M.cols of shared memory (row stride ld) into matrix b of M.
+template <typename T>
+__device__ inline void storeTile(const T* s, int ld, const Mat<T>& M, int64_t b) {
+  const int rows = static_cast<int>(M.rows), cols = static_cast<int>(M.cols);
+  for (int e = threadIdx.x; e < rows * cols; e += blockDim.x) at(M, b, e / cols, e % cols) = s[(e / cols) * ld + e % cols];
+}
 
 /// Thread tiles for a P x Q output.
 inline int64_t tileGemmTiles(int64_t P, int64_t Q) {
@@ -17,24 +32,25 @@ inline int64_t tileGemmTiles(int64_t P, int64_t Q) {
 // Thread tiles of kTileGemmTile x kTileGemmTile outputs, rows p0 + s * hp and
 // columns q0 + s * hq (interleaved, so a warp reads neighbouring columns);
 // each output sums over r in order (deterministic).
-template <typename T, typename Epi>
+// Acc: the accumulation type (double gives float32 inputs extra accuracy).
+template <typename T, typename Epi, typename Acc = T>
 __device__ inline void tileGemm(int P, int Q, int R, const T* As, int asp, int asr, const T* Bs, int bsr, int bsq,
                                 Epi epi) {
   const int hp = (P + kTileGemmTile - 1) / kTileGemmTile, hq = (Q + kTileGemmTile - 1) / kTileGemmTile;
   for (int tile = threadIdx.x; tile < hp * hq; tile += blockDim.x) {
     const int p0 = tile / hq, q0 = tile % hq;
-    T acc[kTileGemmTile][kTileGemmTile];
+    Acc acc[kTileGemmTile][kTileGemmTile];
 #pragma unroll
     for (int i = 0; i < kTileGemmTile; ++i)
 #pragma unroll
-      for (int j = 0; j < kTileGemmTile; ++j) acc[i][j] = T(0);
+      for (int j = 0; j < kTileGemmTile; ++j) acc[i][j] = Acc(0);
     for (int r = 0; r < R; ++r) {
-      T a[kTileGemmTile], b[kTileGemmTile];
+      Acc a[kTileGemmTile], b[kTileGemmTile];
 #pragma unroll
       for (int s = 0; s < kTileGemmTile; ++s) {
         const int p = p0 + s * hp, q = q0 + s * hq;
-        a[s] = p < P ? As[p * asp + r * asr] : T(0);
-        b[s] = q < Q ? Bs[r * bsr + q * bsq] : T(0);
+        a[s] = p < P ? Acc(As[p * asp + r * asr]) : Acc(0);
+        b[s] = q < Q ? Acc(Bs[r * bsr + q * bsq]) : Acc(0);
       }
 #pragma unroll
       for (int i = 0; i < kTileGemmTile; ++i)
