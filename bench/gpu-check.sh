@@ -38,14 +38,25 @@ grep -E "NVIDIA-SMI|MiB|torch" "$OUT/diag.log" | head -6
 echo "library files found: $(grep -c '^/' "$OUT/diag.log")"
 
 # --- 2. build --------------------------------------------------------------------
+[ -x /usr/local/cuda/bin/nvcc ] && export PATH=$PATH:/usr/local/cuda/bin
 if [ "${ORTHO_PREBUILT:-0}" = 1 ] && [ -f build/Release/orthogonium.node ]; then
   note "build: prebuilt build/Release/orthogonium.node (ORTHO_PREBUILT=1)"
+elif ! command -v nvcc >/dev/null 2>&1 && [ -f build/Release/orthogonium.node ]; then
+  note "build: no nvcc on this machine, using the carried build/Release/orthogonium.node"
 else
   cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')
   archs=${ORTHO_CUDA_ARCHITECTURES:-${cc:-90}}
   export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
-  if npx cmake-js rebuild --CDORTHO_CUDA=ON --CDORTHO_CUDA_ARCHITECTURES="$archs" > "$OUT/build.log" 2>&1; then
-    note "build: ok (CUDA on, archs $archs) in $(elapsed)"
+  build() { npx cmake-js rebuild --CDORTHO_CUDA=ON --CDORTHO_CUDA_ARCHITECTURES="$archs" "$@" >> "$OUT/build.log" 2>&1; }
+  if build; then
+    note "build: ok (CUDA on, archs $archs; $(grep -o 'checking cuBLAS/cuSOLVER declarations[^"]*\|skipping the declaration check' "$OUT/build.log" | head -1)) in $(elapsed)"
+  elif grep -q 'libs_check' "$OUT/build.log"; then
+    # The declaration check against the real headers failed: say what differs,
+    # then build without it so the rest of the check still runs.
+    note "build: HEADER CHECK FAILED (native/cuda/libs.h differs from the real headers):"
+    grep -E 'static assertion|error' "$OUT/build.log" | head -20 | tee -a "$SUMMARY"
+    if build --CDORTHO_CUDA_HEADER_CHECK=OFF; then note "build: ok without the header check in $(elapsed)"
+    else note "build: FAILED (see build.log)"; tail -40 "$OUT/build.log"; exit 1; fi
   else
     note "build: FAILED (see build.log)"; tail -40 "$OUT/build.log"; exit 1
   fi

@@ -9,11 +9,12 @@
 # loader, error paths), not the real libraries, timing or streams.
 #   bash tools/cuda-emu/run.sh [mocha args...]    (ORTHO_CUDA_FUSED=0 works too)
 # Needs g++, python3, Eigen, the CUDA toolkit's library_types.h, npm install
-# and npx tsc -p . done. Builds into build/cuda-emu/ (about 5 minutes on 2 cores).
+# and npx tsc -p . done. Builds into $ORTHO_EMU_DIR (default /tmp/orthogonium-cuda-emu; about
+# 5 minutes on 2 cores).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE=$ROOT/tools/cuda-emu
-B=$ROOT/build/cuda-emu
+B=${ORTHO_EMU_DIR:-${TMPDIR:-/tmp}/orthogonium-cuda-emu}  # outside build/, which may be carried to a GPU machine
 mkdir -p "$B/include" "$B/obj" "$B/libs" "$B/pkg/build/Release" "$B/pkg/test"
 cp "$HERE"/include/*.h "$B/include/"
 cp "${CUDA_HOME:-/usr/local/cuda}/include/library_types.h" "$B/include/"
