@@ -62,6 +62,7 @@ else
   fi
 fi
 if [ ! -f dist/index.js ]; then npx tsc -p . >> "$OUT/build.log" 2>&1 || { note "tsc FAILED"; tail -20 "$OUT/build.log"; }; fi
+if [ -f examples/tsconfig.json ] && [ ! -d examples/build ]; then npx tsc -p examples/tsconfig.json >> "$OUT/build.log" 2>&1 || note "tsc (examples) FAILED"; fi
 node -e "for (const b of require('./').backends()) console.log(JSON.stringify(b))" 2>&1 | tee -a "$SUMMARY"
 
 # --- 3. tests ------------------------------------------------------------------
@@ -76,7 +77,13 @@ run_tests() {  # name, seconds, "mocha args", extra env...
   pending=$(grep -Eo '[0-9]+ pending' "$OUT/test-$name.log" | tail -1)
   note "tests ($name): rc=$rc ${passing:-0 passing} ${failing:-0 failing} ${pending:-} [$(elapsed)]"
   # The failures, briefly: mocha lists them after the summary.
-  if [ "$rc" != 0 ]; then awk '/ failing/{f=1} f' "$OUT/test-$name.log" | grep -vE '^\s+at ' | head -60; fi
+  if [ "$rc" != 0 ]; then
+    if grep -q ' failing' "$OUT/test-$name.log"; then
+      awk '/ failing/{f=1} f' "$OUT/test-$name.log" | grep -vE '^\s+at ' | head -60
+    else
+      tail -15 "$OUT/test-$name.log"  # no summary: the run itself failed (setup error, timeout)
+    fi
+  fi
 }
 # The whole suite with the fused kernels on; then the numerical specs with
 # only plain cuBLAS/cuSOLVER (the escape hatch).
@@ -87,5 +94,9 @@ run_tests cuda-plain 120 "--no-config --timeout 180000 --reporter spec $NUMERIC_
 timeout 300 node bench/gpu/compare.mjs --out "$OUT/timings.json" > "$OUT/timings.log" 2>&1
 note "timings: rc=$? [$(elapsed)]"
 grep -E '^ours  .*FAILED|^torch:' "$OUT/timings.log" | head -10
-sed -n '/^ours \/ PyTorch/,$p' "$OUT/timings.log" | tee -a "$SUMMARY"
+if grep -q '^ours / PyTorch' "$OUT/timings.log"; then
+  sed -n '/^ours \/ PyTorch/,$p' "$OUT/timings.log" | tee -a "$SUMMARY"
+else
+  tail -15 "$OUT/timings.log" | tee -a "$SUMMARY"
+fi
 note "total $(elapsed)"
