@@ -210,8 +210,10 @@ describe('backward(): float32 agrees with float64', function () {
     EXP_ORTHO_PARAMS: (s, o) => ortho.EXP_ORTHO_PARAMS.build(s, { seed: 1, ...o }),
   };
   for (const [name, make] of Object.entries(cases)) {
-    it(`${name} to 1e-4 relative on [3,12,8]`, function () {
-      const shape = [3, 12, 8];
+    // Cholesky of a tall X factors the rank-deficient X Xᵀ + 1e-5·I (condition
+    // number ~1e5): not well-conditioned, so it is compared on wide input.
+    const shape = /holesky/i.test(name) ? [3, 8, 12] : [3, 12, 8];
+    it(`${name} to 1e-4 relative on ${shapeName(shape)}`, function () {
       const x64 = wellConditionedTensor(shape, { seed: 17, lo: 0.5, hi: 1 });
       const g64 = Tensor.randn(shape, { seed: 2, dtype: 'float64', device: DEVICE });
       const run = (dtype) => {
