@@ -28,9 +28,11 @@ elapsed() { echo "$(( $(date +%s) - t0 ))s"; }
   echo "== LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
   echo "== ldconfig"; ldconfig -p 2>/dev/null | grep -E 'libcublas|libcusolver|libcusparse|libnvJitLink' | head -20
   echo "== files"
-  find / -xdev \( -name 'libcublas.so.*' -o -name 'libcublasLt.so.*' -o -name 'libcusolver.so.*' -o -name 'libcusparse.so.*' -o -name 'libnvJitLink.so.*' \) 2>/dev/null | sort | head -40
+  # one scan of the disk (it is large on these images), reused below
+  files=$(find / -xdev \( -name 'libcublas.so.*' -o -name 'libcublasLt.so.*' -o -name 'libcusolver.so.*' -o -name 'libcusparse.so.*' -o -name 'libnvJitLink.so.*' \) 2>/dev/null | sort)
+  echo "$files" | head -40
   for lib in libcublas.so.13 libcusolver.so.12 libcublas.so.12 libcusolver.so.11; do
-    f=$(find / -xdev -name "$lib" 2>/dev/null | head -1)
+    f=$(echo "$files" | grep "/$lib\$" | head -1)
     [ -n "$f" ] && { echo "== ldd $f"; ldd "$f" 2>&1 | head -12; readelf -d "$f" 2>/dev/null | grep -E 'RUNPATH|RPATH'; }
   done
 } > "$OUT/diag.log" 2>&1
