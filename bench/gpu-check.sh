@@ -71,7 +71,7 @@ node -e "for (const b of require('./').backends()) console.log(JSON.stringify(b)
 NUMERIC_SPECS="test/10.tensor.test.mjs test/20.forward.test.mjs test/30.backward.test.mjs test/40.cuda.test.mjs test/50.errors.test.mjs"
 run_tests() {  # name, seconds, "mocha args", extra env...
   local name=$1 secs=$2 margs=$3; shift 3
-  env "$@" ORTHO_TEST_DEVICE=cuda timeout "$secs" npx mocha $margs > "$OUT/test-$name.log" 2>&1
+  env "$@" ORTHO_TEST_DEVICE=cuda timeout "$secs" node node_modules/mocha/bin/mocha.js $margs > "$OUT/test-$name.log" 2>&1
   local rc=$?
   local passing failing pending
   passing=$(grep -Eo '[0-9]+ passing' "$OUT/test-$name.log" | tail -1)

@@ -362,11 +362,11 @@ export function fdCheck({ x, f, vjp, seed = 7, h = 1e-6, directions = 3 }) {
 
 /** Runs make(device) on DEVICE and, when that is a GPU, on the CPU too, and
  *  expects the same values (float64 to 1e-10, float32 to 1e-4 relative). */
-export function expectCpuParity(run, dtype, what = '') {
+export function expectCpuParity(run, dtype, what = '', float32Tol = 1e-4) {
   const out = run(DEVICE).toTypedArray();
   if (ON_GPU) {
     const cpu = run('cpu').toTypedArray();
-    expectClose(out, cpu, dtype === 'float64' ? 1e-10 : 1e-4, `${what} GPU vs CPU`);
+    expectClose(out, cpu, dtype === 'float64' ? 1e-10 : float32Tol, `${what} GPU vs CPU`);
   }
   return out;
 }

@@ -155,7 +155,11 @@ describe('BatchedCholeskyOrthogonalization#forward()', function () {
       for (const shape of SHAPES) {
         it(`matches the reference on ${shapeName(shape)} ${dtype}${stable ? ' (stable)' : ''}`, function () {
           const x = wellConditionedTensor(shape, { seed: 13, dtype });
-          const y = expectCpuParity(forwardOn(BatchedCholeskyOrthogonalization, shape, { stable }, x), dtype, 'cholesky');
+          // A tall X makes X Xᵀ + 1e-5·I rank-deficient up to the shift (condition
+          // number ~1e5): float32 results of two correct backends differ by more
+          // than 1e-4 there, as they do from the float64 reference.
+          const tall = shape.at(-2) > shape.at(-1);
+          const y = expectCpuParity(forwardOn(BatchedCholeskyOrthogonalization, shape, { stable }, x), dtype, 'cholesky', tall ? 1e-3 : 1e-4);
           expectClose(y, mats(x).flatMap((X) => Array.from(ref.cholesky(X).a)), TOL[dtype] * (dtype === 'float32' ? 10 : 1), 'cholesky');
         });
       }

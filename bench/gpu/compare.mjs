@@ -61,8 +61,22 @@ function timed(fn, c) {
   return { ms: median(times), reps: times.length };
 }
 
+// Well-conditioned input, the same recipe as torch_ref.py: I + 0.25·G/√max(m, n)
+// (σ in about [0.5, 1.5]), so that float32 Cholesky of X Xᵀ + 1e-5·I exists at
+// every size (a square Gaussian of 4096 has σmin too small for float32).
+function input(shape) {
+  const [m, n] = shape.slice(-2);
+  const g = Tensor.randn(shape, { seed: 1 });
+  const a = g.toTypedArray();
+  g.dispose();
+  const s = 0.25 / Math.sqrt(Math.max(m, n));
+  for (let i = 0; i < a.length; i++) a[i] *= s;
+  for (let b = 0; b < a.length / (m * n); b++) for (let i = 0; i < Math.min(m, n); i++) a[b * m * n + i * n + i] += 1;
+  return Tensor.from(a, shape, { device: 'cuda' });
+}
+
 function runOurs(c) {
-  const x = Tensor.randn(c.shape, { seed: 1, device: 'cuda' });
+  const x = input(c.shape);
   try {
     if (c.kind === 'forward') {
       const m = PRESETS[c.preset].build(c.shape, { seed: 0 });
@@ -86,6 +100,9 @@ if (!cuda || !cuda.available) {
   process.exit(1);
 }
 
+// --ours-only: time ours and print the JSON (the parent runs this in a child
+// with ORTHO_CUDA_FUSED=0 for the plain cuBLAS/cuSOLVER column).
+const oursOnly = args.includes('--ours-only');
 const ours = {};
 for (const c of cases) {
   try {
@@ -96,6 +113,23 @@ for (const c of cases) {
     console.log(`ours   ${c.id.padEnd(48)} FAILED ${ours[c.id].error}`);
   }
 }
+
+if (oursOnly) {
+  process.stdout.write('\n' + JSON.stringify(ours) + '\n');
+  process.exit(0);
+}
+
+// The same cases with the fused kernels off (plain cuBLAS/cuSOLVER).
+const plainRun = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--ours-only', ...(quick ? ['--quick'] : []),
+  ...(args.includes('--sizes') ? ['--sizes', args[args.indexOf('--sizes') + 1]] : [])], {
+  env: { ...process.env, ORTHO_CUDA_FUSED: '0' },
+  encoding: 'utf8',
+  maxBuffer: 1 << 26,
+  timeout: 240_000,
+});
+let plain = {};
+if (plainRun.status === 0) plain = JSON.parse(plainRun.stdout.trim().split('\n').pop());
+else console.log(`plain run failed (${plainRun.status ?? plainRun.signal}): ${(plainRun.stderr || '').slice(-1500)}`);
 
 const py = spawnSync('python3', [join(here, 'torch_ref.py')], {
   input: JSON.stringify(cases),
@@ -115,16 +149,22 @@ const ref = Object.fromEntries(torch.results.map((r) => [r.case, r]));
 const rows = cases.map((c) => {
   const o = ours[c.id];
   const t = ref[c.id] ?? { error: 'missing' };
+  const p = plain[c.id] ?? {};
   const ratio = o.ms !== undefined && t.ms !== undefined ? o.ms / t.ms : null;
-  return { id: c.id, ours: o.ms ?? null, torch: t.ms ?? null, ratio, target: c.target, ok: ratio !== null && ratio <= c.target, oursError: o.error, torchError: t.error };
+  const plainRatio = p.ms !== undefined && t.ms !== undefined ? p.ms / t.ms : null;
+  return {
+    id: c.id, ours: o.ms ?? null, plain: p.ms ?? null, torch: t.ms ?? null, ratio, plainRatio, target: c.target,
+    ok: ratio !== null && ratio <= c.target, oursError: o.error, plainError: p.error, torchError: t.error,
+  };
 });
 
 if (outPath) writeFileSync(outPath, JSON.stringify({ device: cuda.devices, detail: cuda.detail, torch: torch.info, rows }, null, 2));
 
 const fmt = (v, d = 3) => (v === null || v === undefined ? '—' : v.toFixed(d));
-console.log('\nours / PyTorch (float32, median ms; target = max ratio)');
-console.log(`${'case'.padEnd(48)} ${'ours'.padStart(9)} ${'torch'.padStart(9)} ${'ratio'.padStart(6)} target`);
+console.log('\nours / PyTorch (float32, median ms; target = max ratio; plain = ORTHO_CUDA_FUSED=0)');
+console.log(`${'case'.padEnd(44)} ${'ours'.padStart(8)} ${'plain'.padStart(8)} ${'torch'.padStart(8)} ${'ratio'.padStart(5)} ${'plain'.padStart(5)} target`);
+const short = (e) => (e ? e.slice(0, 60) : '');
 for (const r of rows)
-  console.log(`${r.id.padEnd(48)} ${fmt(r.ours).padStart(9)} ${fmt(r.torch).padStart(9)} ${fmt(r.ratio, 2).padStart(6)} ${r.ok ? 'ok' : 'MISS'} <=${r.target}${r.oursError ? ` ours: ${r.oursError}` : ''}${r.torchError ? ` torch: ${r.torchError}` : ''}`);
+  console.log(`${r.id.padEnd(44)} ${fmt(r.ours).padStart(8)} ${fmt(r.plain).padStart(8)} ${fmt(r.torch).padStart(8)} ${fmt(r.ratio, 2).padStart(5)} ${fmt(r.plainRatio, 2).padStart(5)} ${r.ok ? 'ok' : 'MISS'} <=${r.target}${r.oursError ? ` ours: ${short(r.oursError)}` : ''}${r.torchError ? ` torch: ${short(r.torchError)}` : ''}`);
 const met = rows.filter((r) => r.ok).length;
 console.log(`targets met: ${met}/${rows.length}`);

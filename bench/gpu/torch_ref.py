@@ -124,7 +124,10 @@ def run(case):
     shape, preset, kind = case["shape"], case["preset"], case["kind"]
     dtype = torch.float32 if case.get("dtype", "float32") == "float32" else torch.float64
     g = torch.Generator(device="cpu").manual_seed(1)
-    x = torch.randn(*shape, generator=g, dtype=dtype).to(dev)
+    # well-conditioned input, as compare.mjs: I + 0.25 G / sqrt(max(m, n))
+    m, n = shape[-2], shape[-1]
+    x = torch.randn(*shape, generator=g, dtype=dtype) * (0.25 / max(m, n) ** 0.5)
+    x = (x + torch.eye(m, n, dtype=dtype)).to(dev)
     pi_opts, orth = PRESETS[preset]
     pi = PowerIteration(shape, pi_opts["niter"], pi_opts["eps"], dtype) if pi_opts else (lambda w: w)
     if kind == "forward":

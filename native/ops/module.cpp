@@ -28,12 +28,12 @@ void Module::checkInput(const TensorPtr& x) {
          ", got a tensor of shape ", shapeStr(x->shape()));
 }
 
-Module::Pending Module::prepare(const TensorPtr& x, bool record) {
+Module::Pending Module::prepare(const TensorPtr& x, bool record, bool finiteKnown) {
   checkInput(x);
   Pending p;
   {
     auto lock = x->backend().lockForOperation();
-    checkFinite(*x, "the input");
+    if (!finiteKnown) checkFinite(*x, "the input");
     p = forwardImpl(x, record);
     checkFinite(*p.y, (std::string("the result of ") + name() + " (the computation overflowed)").c_str());
   }
@@ -118,7 +118,7 @@ class Chain final : public Module {
     std::lock_guard<std::mutex> g1(first_->mutex_);
     std::lock_guard<std::mutex> g2(second_->mutex_);
     Pending p1 = first_->prepare(x, first_->requiresGrad_);
-    Pending p2 = second_->prepare(p1.y, second_->requiresGrad_);
+    Pending p2 = second_->prepare(p1.y, second_->requiresGrad_, /*finiteKnown=*/true);
     p1.commit();  // both succeeded: now apply state updates and contexts
     p2.commit();
     hasContext_ = requiresGrad_;

@@ -44,8 +44,10 @@ class Module {
     std::function<void()> commit;
   };
   /// Validates x and computes the forward with the module mutex held by the
-  /// caller; changes nothing until the result's commit() runs.
-  Pending prepare(const TensorPtr& x, bool record);
+  /// caller; changes nothing until the result's commit() runs. `finiteKnown`
+  /// skips the input's finiteness pass when x is a result already checked
+  /// (the second module of a chain).
+  Pending prepare(const TensorPtr& x, bool record, bool finiteKnown = false);
   /// The computation itself (device lock held, input validated).
   virtual Pending forwardImpl(const TensorPtr& x, bool record) = 0;
   virtual TensorPtr backwardImpl(const TensorPtr& gradOutput) = 0;
