@@ -63,6 +63,11 @@ enum class ScalarFn {
   L2nBackward,  ///< r = sqrt(b): r > 0 ? -a / (r * (r + p)^2) : 0
 };
 
+/// Optional fused entries of a primitive table (see Primitives::supports).
+enum class Fused {
+  BjorckStep,  ///< Primitives::bjorckStep
+};
+
 /// How a dense tensor splits into groups for grouped reductions. The tensor's
 /// dims (merged where adjacent dims share a flag) carry `reduce` flags:
 /// elements that differ only in reduced dims belong to one group. Groups are
@@ -137,6 +142,19 @@ class Primitives {
   virtual void scalarMap(int64_t n, ScalarFn f, const T* a, const T* b, T p, T* out) = 0;
   /// Number of NaN or infinite entries among n contiguous values. Synchronizes.
   virtual int64_t countNonFinite(int64_t n, const T* x) = 0;
+
+  // --- optional fused entries: ops call one only where supports() says so,
+  // and otherwise compose the primitives above.
+
+  /// Whether this table implements the optional entry f. Defaults to false.
+  virtual bool supports(Fused f) const { return false; }
+  /// Optional (Fused::BjorckStep): one Björck step per matrix,
+  /// out = w ((1 + beta) I - beta w^T w) when rows >= cols, else
+  /// ((1 + beta) I - beta w w^T) w. `gram` (k x k, k = min(rows, cols)) is
+  /// scratch the backend may use; out must not overlap w.
+  virtual void bjorckStep(int64_t batch, T beta, Mat<const T> w, Mat<T> gram, Mat<T> out) {
+    fail(code::kInternal, ErrorKind::Error, "bjorckStep called on a backend without Fused::BjorckStep");
+  }
 };
 
 /// Owns device memory for one allocation; frees it (back to the backend's
