@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <type_traits>
 #include <mutex>
 #include <sstream>
 #include <unordered_map>
@@ -409,8 +410,17 @@ class CpuPrimitives final : public Primitives<T> {
     constexpr int64_t kGrain = 1 << 16;
     std::atomic<int64_t> total{0};
     parallelFor(n, kGrain, [&](int64_t i0, int64_t i1) {
+      // Exponent bits all set = infinity or NaN; integer compares vectorize
+      // (std::isfinite does not), and this pass runs on every op's input
+      // and output.
+      using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+      constexpr Bits kExp = sizeof(T) == 4 ? Bits(0x7f800000u) : Bits(0x7ff0000000000000ull);
       int64_t c = 0;
-      for (int64_t i = i0; i < i1; ++i) c += !std::isfinite(x[i]);
+      for (int64_t i = i0; i < i1; ++i) {
+        Bits u;
+        std::memcpy(&u, x + i, sizeof u);
+        c += (u & kExp) == kExp;
+      }
       total += c;
     });
     return total.load();
@@ -579,9 +589,14 @@ class CpuPrimitives final : public Primitives<T> {
 
   static void mirrorLower(int64_t batch, Mat<T> A) {
     forEachMatrix(batch, double(A.rows) * A.cols, [&](int64_t b) {
+      // 16 x 16 blocks, so that the strided reads of one block stay in cache.
+      constexpr Index kB = 16;
       auto a = view(A, b);
-      for (Index i = 0; i < a.rows(); ++i)
-        for (Index j = i + 1; j < a.cols(); ++j) a(i, j) = a(j, i);
+      const Index n = a.rows();
+      for (Index i0 = 0; i0 < n; i0 += kB)
+        for (Index j0 = i0; j0 < n; j0 += kB)
+          for (Index i = i0; i < std::min(i0 + kB, n); ++i)
+            for (Index j = std::max(j0, i + 1); j < std::min(j0 + kB, n); ++j) a(i, j) = a(j, i);
     });
   }
 
