@@ -40,7 +40,7 @@ for (const dtype of dtypeArg ? [dtypeArg] : ['float32', 'float64']) {
       ok(o) && t.flops ? (t.flops / o.median_s / 1e9).toFixed(1) : '–',
       t.ceilingFraction != null ? `${(100 * t.ceilingFraction).toFixed(0)}%` : '–',
       ok(o) ? (o.maxrss_kb / 1024).toFixed(0) : '–',
-      ok(np) ? ms(np.median_s) : np ? (np.skipped ? 'skip' : 'fail') : '–',
+      ok(np) ? (np.blas_threads === 1 ? '¹ ' : '') + ms(np.median_s) : np ? (np.skipped ? 'skip' : 'fail') : '–',
       ok(o) && ok(np) ? x(np.median_s / o.median_s) : '–',
       ok(ml) ? ms(ml.median_s) + (ml.scaled ? ` (${ml.batch_used}/${t.shape[0]})` : '') : ml ? (ml.skipped ? 'skip' : 'fail') : '–',
       ok(o) && ok(ml) ? x(ml.median_s / o.median_s) : '–',

@@ -156,7 +156,7 @@ export const ML_MATRIX_BUDGET_S = 60;
 
 /** Timing: warm-up calls, then repeated timed calls (median reported). */
 export const TIMING = {
-  full: { minWarmup: 2, warmupS: 0.5, minReps: 5, maxReps: 25, budgetS: 4 },
+  full: { minWarmup: 1, warmupS: 0.3, minReps: 5, maxReps: 11, budgetS: 2 },
   quick: { minWarmup: 1, warmupS: 0.1, minReps: 3, maxReps: 7, budgetS: 1 },
 };
 

@@ -303,9 +303,11 @@ def run(trial):
     while calls < t["minWarmup"] or (time.perf_counter() - warm_start < t["warmupS"] and calls < 50):
         fn()
         calls += 1
+    # Slow calls (over a second each): the minimum of 3 timed runs suffices.
+    min_reps = min(3, t["minReps"]) if (time.perf_counter() - warm_start) / calls > 1 else t["minReps"]
     times = []
     run_start = time.perf_counter()
-    while len(times) < t["minReps"] or (len(times) < t["maxReps"] and time.perf_counter() - run_start < t["budgetS"]):
+    while len(times) < min_reps or (len(times) < t["maxReps"] and time.perf_counter() - run_start < t["budgetS"]):
         times.append(timed(fn))
     s = sorted(times)
     median = s[len(s) // 2] if len(s) % 2 else 0.5 * (s[len(s) // 2 - 1] + s[len(s) // 2])
