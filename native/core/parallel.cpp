@@ -45,55 +45,6 @@ struct Loop {
   }
 };
 
-// Compute slots: at most cpuThreads() threads run loop work at once,
-// whatever the number of async jobs. Why: each job runs on its own libuv
-// thread and takes part in its own loops, so four concurrent forward()
-// calls would otherwise put five threads (four callers and the helper) on
-// two cores. A thread holds one slot while it works on loops (the caller
-// for the whole of parallelFor, a helper for the loop it took); nested loops
-// reuse the slot their thread holds. A thread claims chunks only after it
-// holds a slot, so a waiting thread never holds work another one needs.
-class Slots {
- public:
-  void acquire() {
-    std::unique_lock<std::mutex> g(m_);
-    cv_.wait(g, [this] { return used_ < cpuThreads(); });
-    ++used_;
-  }
-  void release() {
-    {
-      std::lock_guard<std::mutex> g(m_);
-      --used_;
-    }
-    cv_.notify_one();
-  }
-
- private:
-  std::mutex m_;
-  std::condition_variable cv_;
-  int used_ = 0;
-};
-
-Slots& slots() {
-  static Slots* s = new Slots;  // leaked on purpose, like the pool
-  return *s;
-}
-
-thread_local int slotDepth = 0;  // > 0 while this thread holds a slot
-
-// Holds a slot for the scope, unless this thread already holds one.
-class SlotGuard {
- public:
-  SlotGuard() {
-    if (slotDepth++ == 0) slots().acquire();
-  }
-  ~SlotGuard() {
-    if (--slotDepth == 0) slots().release();
-  }
-  SlotGuard(const SlotGuard&) = delete;
-  SlotGuard& operator=(const SlotGuard&) = delete;
-};
-
 // Why a process-wide pool: several async jobs may run at once on libuv's
 // threads; sharing one pool of (cores - 1) helpers keeps the total number of
 // computing threads near the core count instead of multiplying it.
@@ -129,8 +80,6 @@ class Pool {
         loop = std::move(queue_.front());
         queue_.pop_front();
       }
-      if (loop->next.load() >= loop->chunks) continue;  // nothing left to claim
-      SlotGuard slot;
       loop->work();
     }
   }
@@ -166,7 +115,6 @@ int cpuThreads() {
 
 void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
-  SlotGuard slot;
   grain = std::max<int64_t>(grain, 1);
   int64_t maxChunks = std::min<int64_t>(cpuThreads(), (n + grain - 1) / grain);
   if (maxChunks <= 1) {

@@ -162,6 +162,27 @@ inline void mirrorLowerSmall(int64_t n, T* c, int64_t ldc) {
 
 #endif  // ORTHO_SMALL_KERNELS
 
+/// Rows j..m-1 of the nc columns starting at x (row i at x + i * ldx) times
+/// (I - t v v^T), with v = [1; work[i * n + j] for i > j] (reflector j of
+/// smallQr, stored below the diagonal of its row-major m x n work). The
+/// products are axpys over the contiguous columns; w is nc scratch.
+template <typename T>
+inline void applyReflector(int64_t m, int64_t n, int64_t j, const T* work, T t, T* x, int64_t ldx, int64_t nc, T* w) {
+  std::memcpy(w, x + j * ldx, sizeof(T) * nc);
+  for (int64_t i = j + 1; i < m; ++i) {
+    const T vi = work[i * n + j];
+    const T* row = x + i * ldx;
+    for (int64_t c = 0; c < nc; ++c) w[c] += vi * row[c];
+  }
+  for (int64_t c = 0; c < nc; ++c) w[c] *= t;
+  for (int64_t c = 0; c < nc; ++c) x[j * ldx + c] -= w[c];
+  for (int64_t i = j + 1; i < m; ++i) {
+    const T vi = work[i * n + j];
+    T* row = x + i * ldx;
+    for (int64_t c = 0; c < nc; ++c) row[c] -= vi * w[c];
+  }
+}
+
 /// Householder QR of one m x n row-major matrix a (m >= n, n small), in
 /// place: a becomes Q (m x n, orthonormal columns) and r (n x n, row-major,
 /// ldr) the upper triangular factor. Eigen's (LAPACK's) reflector
@@ -192,21 +213,7 @@ void smallQr(int64_t m, int64_t n, T* a, int64_t lda, T* r, int64_t ldr, T* work
     work[j * n + j] = beta;
     tau[j] = t;
     if (t == T(0) || j + 1 == n) continue;
-    // trailing columns: A <- (I - t v v^T) A, v = [1; work[j+1.., j]]
-    const int64_t c1 = j + 1, nc = n - c1;
-    std::memcpy(w, work + j * n + c1, sizeof(T) * nc);
-    for (int64_t i = j + 1; i < m; ++i) {
-      const T vi = work[i * n + j];
-      const T* row = work + i * n + c1;
-      for (int64_t c = 0; c < nc; ++c) w[c] += vi * row[c];
-    }
-    for (int64_t c = 0; c < nc; ++c) w[c] *= t;
-    for (int64_t c = 0; c < nc; ++c) work[j * n + c1 + c] -= w[c];
-    for (int64_t i = j + 1; i < m; ++i) {
-      const T vi = work[i * n + j];
-      T* row = work + i * n + c1;
-      for (int64_t c = 0; c < nc; ++c) row[c] -= vi * w[c];
-    }
+    applyReflector(m, n, j, work, t, work + j + 1, n, n - j - 1, w);  // the trailing columns
   }
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < n; ++j) r[i * ldr + j] = j >= i ? work[i * n + j] : T(0);
@@ -217,22 +224,7 @@ void smallQr(int64_t m, int64_t n, T* a, int64_t lda, T* r, int64_t ldr, T* work
     if (i < n) row[i] = T(1);
   }
   for (int64_t j = n - 1; j >= 0; --j) {
-    const T t = tau[j];
-    if (t == T(0)) continue;
-    const int64_t nc = n - j;
-    std::memcpy(w, a + j * lda + j, sizeof(T) * nc);
-    for (int64_t i = j + 1; i < m; ++i) {
-      const T vi = work[i * n + j];
-      const T* row = a + i * lda + j;
-      for (int64_t c = 0; c < nc; ++c) w[c] += vi * row[c];
-    }
-    for (int64_t c = 0; c < nc; ++c) w[c] *= t;
-    for (int64_t c = 0; c < nc; ++c) a[j * lda + j + c] -= w[c];
-    for (int64_t i = j + 1; i < m; ++i) {
-      const T vi = work[i * n + j];
-      T* row = a + i * lda + j;
-      for (int64_t c = 0; c < nc; ++c) row[c] -= vi * w[c];
-    }
+    if (tau[j] != T(0)) applyReflector(m, n, j, work, tau[j], a + j, lda, n - j, w);
   }
 }
 
