@@ -57,6 +57,11 @@ async function runMlMatrix(trial, timing) {
   if (t1 > ML_MATRIX_BUDGET_S) return { skipped: `one matrix took ${t1.toFixed(0)} s (> ${ML_MATRIX_BUDGET_S} s)` };
   // Largest sub-batch whose warm-up and timed calls fit the measuring budget.
   const calls = timing.minWarmup + timing.minReps;
+  if (t1 * calls > timing.mlBudgetS) {
+    // Seconds per matrix: that first call is the one sample (JIT warm-up is
+    // noise at this length).
+    return { median_s: t1 * B, times_s: [t1 * B], batch_used: 1, scaled: B > 1, single_sample: true };
+  }
   const b = Math.max(1, Math.min(B, Math.floor(timing.mlBudgetS / calls / Math.max(t1, 1e-6))));
   const c = b === 1 ? one : f.create(trial, b);
   const times = (await timeClosure(c.fn, timing)).map((t) => (t * B) / b);

@@ -3,6 +3,8 @@
 //   node bench/report.mjs bench/results/<date>.json [--dtype float32]
 import * as fs from 'node:fs';
 
+import { ASYNC_TRIALS, TRIALS, flopsOf } from './trials.mjs';
+
 const args = process.argv.slice(2);
 const file = args.find((a) => !a.startsWith('--'));
 if (!file) {
@@ -34,11 +36,16 @@ for (const dtype of dtypeArg ? [dtypeArg] : ['float32', 'float64']) {
     const ml = t.results['ml-matrix'];
     const ok = (v) => v && v.ok;
     const name = t.id.replace(`/${dtype}`, '');
+    // Flops from the formulas of trials.mjs (N calls for async-xN).
+    const calls = t.pass.startsWith('async-x') ? Number(t.pass.slice('async-x'.length)) : 1;
+    const trial = [...TRIALS, ...ASYNC_TRIALS].find((x) => x.id === t.id);
+    const flops = trial ? flopsOf(trial) * calls : t.flops;
+    const ceil = r.ceiling[dtype]?.best.gflops;
     const cells = [
       name,
       ok(o) ? ms(o.median_s) : 'fail',
-      ok(o) && t.flops ? (t.flops / o.median_s / 1e9).toFixed(1) : '–',
-      t.ceilingFraction != null ? `${(100 * t.ceilingFraction).toFixed(0)}%` : '–',
+      ok(o) && flops ? (flops / o.median_s / 1e9).toFixed(1) : '–',
+      ok(o) && flops && ceil ? `${((100 * flops) / o.median_s / 1e9 / ceil).toFixed(0)}%` : '–',
       ok(o) ? (o.maxrss_kb / 1024).toFixed(0) : '–',
       ok(np) ? (np.blas_threads === 1 ? '¹ ' : '') + ms(np.median_s) : np ? (np.skipped ? 'skip' : 'fail') : '–',
       ok(o) && ok(np) ? x(np.median_s / o.median_s) : '–',
@@ -51,10 +58,10 @@ for (const dtype of dtypeArg ? [dtypeArg] : ['float32', 'float64']) {
   console.log('');
 }
 
-if (r.targets?.length) {
+if (r.targets?.some((t) => t.status !== 'not measured')) {
   console.log('| target | wanted | measured | status |');
   console.log('|---|---|---|---|');
-  for (const t of r.targets) {
+  for (const t of r.targets.filter((x) => x.status !== 'not measured')) {
     const v = t.value == null ? '–' : t.anchor === null ? `${(100 * t.value).toFixed(0)}% of the ceiling` : `ours/${t.anchor} = ${t.value.toFixed(3)} (${(1 / t.value).toFixed(2)}× faster)`;
     console.log(`| ${t.id} | ${t.what} | ${v} | ${t.status} |`);
   }

@@ -99,7 +99,7 @@ export const BACKWARD_PRESETS = ['default', 'bjorck-pass-through', 'cholesky'];
 function moduleFlops(s, pass, [B, m, n]) {
   const k = Math.min(m, n);
   const M = Math.max(m, n);
-  const fwd = pass === 'forward';
+  const fwd = pass !== 'backward'; // forward, or async-xN (N forward calls)
   switch (s.kind) {
     case 'l2normalize':
       return fwd ? 3 * B * m * n : 5 * B * m * n;
