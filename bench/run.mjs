@@ -158,7 +158,7 @@ function row(r) {
   const cells = [
     r.id.padEnd(62),
     pad(ok(o) ? fmtMs(o.median_s) : 'FAIL', 9),
-    pad(ok(o) && r.flops ? (r.flops / o.median_s / 1e9).toFixed(1) : '-', 8),
+    pad(ok(o) && o.gflops ? o.gflops.toFixed(1) : '-', 8),
     pad(ok(o) && r.ceilingFraction != null ? (100 * r.ceilingFraction).toFixed(0) + '%' : '-', 6),
     pad(ok(o) ? (o.maxrss_kb / 1024).toFixed(0) : '-', 7),
     pad(ok(np) ? (np.blas_threads === 1 ? 't1 ' : '') + fmtMs(np.median_s) : np ? (np.skipped ? 'skip' : 'FAIL') : '-', 9),
