@@ -82,4 +82,10 @@ export interface Binding {
   orthogonalityErrorSync(t: NativeTensor): NativeTensor;
   orthogonalityError(t: NativeTensor): Promise<NativeTensor>;
   backends(): NativeBackendInfo[];
+  /**
+   * @internal Benchmarks only (bench/): seconds per call, one entry per rep,
+   * of the backend's own batched GEMM C = A B (row-major, beta 0) on
+   * `batch` products of (m x k)(k x n).
+   */
+  benchBackendGemm(dtype: NativeDType, device: string, batch: number, m: number, n: number, k: number, reps: number): Float64Array;
 }

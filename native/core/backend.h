@@ -160,6 +160,11 @@ class Primitives {
   /// D x D, A = (P - P^T) / 2, the K-term series by Horner's rule, crop to
   /// Y (dense, X's shape). Saves nothing.
   virtual bool fusedExponential(int64_t batch, Mat<const T> X, Mat<T> Y, int K) { return false; }
+  /// One Björck step per matrix, out = w ((1 + beta) I - beta w^T w) when
+  /// rows >= cols, else ((1 + beta) I - beta w w^T) w. `gram` (k x k,
+  /// k = min(rows, cols)) is scratch the backend may use; out must not
+  /// overlap w.
+  virtual bool fusedBjorckStep(int64_t batch, T beta, Mat<const T> w, Mat<T> gram, Mat<T> out) { return false; }
 };
 
 /// Owns device memory for one allocation; frees it (back to the backend's

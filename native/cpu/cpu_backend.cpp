@@ -6,16 +6,21 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <type_traits>
+#include <mutex>
 #include <sstream>
+#include <unordered_map>
 #include <vector>
 
 #define EIGEN_DONT_PARALLELIZE  // parallelism comes from our pool, not OpenMP
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
+#include <Eigen/Householder>
 #include <Eigen/QR>
 #include <Eigen/SVD>
 
 #include "../core/parallel.h"
+#include "small_kernels.h"
 
 namespace ortho {
 namespace {
@@ -44,6 +49,11 @@ CMapM<T> cview(const Mat<const T>& m, int64_t b) {
 
 // Work below this many flops (per loop) runs on the calling thread only.
 constexpr double kParallelFlops = 2.0e5;
+// A factorization of at least this many flops splits its blocked updates
+// over the threads when the batch alone cannot keep them busy.
+constexpr double kInnerParallelFlops = 2.0e7;
+// Panel width of the blocked Householder QR (Eigen's own choice).
+constexpr Eigen::Index kQrBlock = 48;
 
 // Splits `batch` matrices of `flopsEach` flops into tasks: whole matrices when
 // the batch alone keeps every thread busy, else `parts` slices of each matrix.
@@ -90,6 +100,21 @@ class CpuPrimitives final : public Primitives<T> {
   void gemm(int64_t batch, T alpha, Mat<const T> A, Op opA, Mat<const T> B, Op opB, T beta,
             Mat<T> C) override {
     const int64_t M = C.rows, N = C.cols, K = opA == Op::N ? A.cols : A.rows;
+#if ORTHO_SMALL_KERNELS
+    if (useSmall(M, N, K)) {
+      forEachMatrix(batch, 2.0 * M * N * K, [&](int64_t b) {
+        thread_local std::vector<T> pack;
+        const T* a = A.data + b * A.stride;
+        const T* bm = B.data + b * B.stride;
+        int64_t ldb;
+        const T* rows = opB == Op::N ? cpu::rowsOf(K, N, bm, B.ld, int64_t(1), pack, ldb)
+                                     : cpu::rowsOf(K, N, bm, int64_t(1), B.ld, pack, ldb);
+        cpu::smallGemm(M, N, K, alpha, a, opA == Op::N ? A.ld : 1, opA == Op::N ? 1 : A.ld, rows, ldb, beta,
+                       C.data + b * C.stride, C.ld);
+      });
+      return;
+    }
+#endif
     Split s = splitWork(batch, 2.0 * M * N * K, M / 32);
     parallelFor(batch * s.parts, s.grain, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
@@ -119,6 +144,14 @@ class CpuPrimitives final : public Primitives<T> {
 
   void syrk(int64_t batch, T alpha, Mat<const T> A, Op opA, T beta, Mat<T> C) override {
     const int64_t M = C.rows, K = opA == Op::N ? A.cols : A.rows;
+#if ORTHO_SMALL_KERNELS
+    if (useSmall(M, M, K)) {
+      forEachMatrix(batch, 1.0 * M * M * K, [&](int64_t b) {
+        smallSyrk(alpha, A.data + b * A.stride, A.ld, opA, M, K, beta, C.data + b * C.stride, C.ld);
+      });
+      return;
+    }
+#endif
     Split s = splitWork(batch, 1.0 * M * M * K, M / 64);
     // Row blocks with equal shares of the lower triangle: r_k = M sqrt(k / P).
     auto bound = [&](int64_t k) {
@@ -154,15 +187,12 @@ class CpuPrimitives final : public Primitives<T> {
 
   void potrf(int64_t batch, Mat<T> A, int* info) override {
     const double n = static_cast<double>(A.rows);
+    if (batch < cpuThreads() && n * n * n / 3 >= kInnerParallelFlops) {
+      for (int64_t b = 0; b < batch; ++b) info[b] = potrfOne(view(A, b), true);
+      return;
+    }
     parallelFor(batch, std::max<int64_t>(1, int64_t(3 * kParallelFlops / (n * n * n))), [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) {
-        auto a = view(A, b);
-        // Eigen's blocked in-place LLT reports the failing pivot, which the
-        // public LLT class does not expose.
-        Index k = Eigen::internal::llt_inplace<T, Eigen::Lower>::blocked(a);
-        info[b] = k < 0 ? 0 : static_cast<int>(k + 1);
-        a.template triangularView<Eigen::StrictlyUpper>().setZero();
-      }
+      for (int64_t b = b0; b < b1; ++b) info[b] = potrfOne(view(A, b), false);
     });
   }
 
@@ -194,18 +224,26 @@ class CpuPrimitives final : public Primitives<T> {
   void qr(int64_t batch, Mat<T> A, Mat<T> R) override {
     const int64_t m = A.rows, n = A.cols;
     const double flops = 4.0 * m * n * n;
+    if (n <= cpu::kSmallDim && m <= 8 * cpu::kSmallDim) {
+      // Small matrices: the unblocked algorithm in row-major loops, no copies
+      // to column-major and no per-call setup.
+      parallelFor(batch, std::max<int64_t>(1, int64_t(kParallelFlops / flops)), [&](int64_t b0, int64_t b1) {
+        thread_local std::vector<T> scratch;
+        scratch.resize(static_cast<std::size_t>(m * n + 2 * n));
+        for (int64_t b = b0; b < b1; ++b)
+          cpu::smallQr(m, n, A.data + b * A.stride, A.ld, R.data + b * R.stride, R.ld, scratch.data(),
+                       scratch.data() + m * n, scratch.data() + m * n + n);
+      });
+      return;
+    }
+    // A batch too small to keep every thread busy: one matrix at a time,
+    // with the blocked updates split over the threads.
+    if (batch < cpuThreads() && flops >= kInnerParallelFlops) {
+      for (int64_t b = 0; b < batch; ++b) qrOne(A, R, b, true);
+      return;
+    }
     parallelFor(batch, std::max<int64_t>(1, int64_t(kParallelFlops / flops)), [&](int64_t b0, int64_t b1) {
-      ColMat<T> work(m, n), q(m, n);
-      for (int64_t b = b0; b < b1; ++b) {
-        auto a = view(A, b);
-        work = a;
-        Eigen::HouseholderQR<Eigen::Ref<ColMat<T>>> h(work);
-        auto r = view(R, b);
-        r = h.matrixQR().topRows(n).template triangularView<Eigen::Upper>();
-        q.setIdentity();
-        q.applyOnTheLeft(h.householderQ());
-        a = q;
-      }
+      for (int64_t b = b0; b < b1; ++b) qrOne(A, R, b, false);
     });
   }
 
@@ -331,18 +369,185 @@ class CpuPrimitives final : public Primitives<T> {
     }
   }
 
+  // The step fused per matrix only where it pays: small matrices stay in
+  // cache from the Gram product to the GEMM. Larger ones decline, and
+  // ops/bjorck.cpp runs its three primitives (each blocked and parallel).
+  bool fusedBjorckStep(int64_t batch, T beta, Mat<const T> W, Mat<T> G, Mat<T> Out) override {
+    const int64_t m = W.rows, n = W.cols, k = std::min(m, n);
+    const bool tall = m >= n;
+#if ORTHO_SMALL_KERNELS
+    if (useSmall(k, k, std::max(m, n))) {
+      // Per matrix, in cache: G = -beta Gram(w) (lower tiles), mirrored,
+      // + (1 + beta) on the diagonal, then the one product with w.
+      forEachMatrix(batch, 3.0 * m * n * k, [&](int64_t b) {
+        const T* w = W.data + b * W.stride;
+        T* g = G.data + b * G.stride;
+        smallSyrk(-beta, w, W.ld, tall ? Op::T : Op::N, k, std::max(m, n), T(0), g, G.ld);
+        for (int64_t i = 0; i < k; ++i) g[i * G.ld + i] += T(1) + beta;
+        thread_local std::vector<T> pack;
+        int64_t ldb;
+        T* out = Out.data + b * Out.stride;
+        if (tall) {
+          const T* rows = cpu::rowsOf(k, k, static_cast<const T*>(g), G.ld, int64_t(1), pack, ldb);
+          cpu::smallGemm(m, n, k, T(1), w, W.ld, int64_t(1), rows, ldb, T(0), out, Out.ld);
+        } else {
+          const T* rows = cpu::rowsOf(m, n, w, W.ld, int64_t(1), pack, ldb);
+          cpu::smallGemm(m, n, m, T(1), static_cast<const T*>(g), G.ld, int64_t(1), rows, ldb, T(0), out, Out.ld);
+        }
+      });
+      return true;
+    }
+#endif
+    return false;
+  }
+
   int64_t countNonFinite(int64_t n, const T* x) override {
     constexpr int64_t kGrain = 1 << 16;
     std::atomic<int64_t> total{0};
     parallelFor(n, kGrain, [&](int64_t i0, int64_t i1) {
+      // Exponent bits all set = infinity or NaN; integer compares vectorize
+      // (std::isfinite does not), and this pass runs on every op's input
+      // and output.
+      using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+      constexpr Bits kExp = sizeof(T) == 4 ? Bits(0x7f800000u) : Bits(0x7ff0000000000000ull);
       int64_t c = 0;
-      for (int64_t i = i0; i < i1; ++i) c += !std::isfinite(x[i]);
+      for (int64_t i = i0; i < i1; ++i) {
+        Bits u;
+        std::memcpy(&u, x + i, sizeof u);
+        c += (u & kExp) == kExp;
+      }
       total += c;
     });
     return total.load();
   }
 
  private:
+  // In-place lower Cholesky of one matrix, the right-looking blocked
+  // algorithm of Eigen's llt_inplace::blocked (same block size): factor the
+  // diagonal block, solve the panel below it, update the trailing lower
+  // triangle. With `split`, the panel solve and the trailing update are
+  // split over the threads by rows (equal shares of the triangle). Returns
+  // potrf's info: 0, or the order of the first leading minor that fails.
+  static int potrfOne(MapM<T> a, bool split) {
+    const Index n = a.rows();
+    const Index block = std::max<Index>(std::min<Index>(std::max<Index>(n / 8, (n / 16) * 16), 128), 8);
+    int info = 0;
+    if (!split) {
+      // Eigen's own blocked code (reports the failing pivot, which the public
+      // LLT class does not expose).
+      Index k = Eigen::internal::llt_inplace<T, Eigen::Lower>::blocked(a);
+      info = k < 0 ? 0 : static_cast<int>(k + 1);
+    } else {
+      for (Index k = 0; k < n && info == 0; k += block) {
+        const Index bs = std::min(block, n - k), rs = n - k - bs;
+        auto a11 = a.block(k, k, bs, bs);
+        Index ret = Eigen::internal::llt_inplace<T, Eigen::Lower>::unblocked(a11);
+        if (ret >= 0) {
+          info = static_cast<int>(k + ret + 1);
+          break;
+        }
+        if (rs == 0) break;
+        auto a21 = a.block(k + bs, k, rs, bs);
+        auto a22 = a.block(k + bs, k + bs, rs, rs);
+        parallelFor(rs, 64, [&](int64_t r0, int64_t r1) {
+          auto rows = a21.middleRows(r0, r1 - r0);
+          a11.adjoint().template triangularView<Eigen::Upper>().template solveInPlace<Eigen::OnTheRight>(rows);
+        });
+        // Row blocks with equal shares of the lower triangle: r_p = rs sqrt(p / P).
+        const int64_t parts = std::min<int64_t>(2 * cpuThreads(), std::max<int64_t>(1, rs / 64));
+        auto bound = [&](int64_t p) {
+          return p >= parts ? rs : static_cast<Index>(std::llround(rs * std::sqrt(double(p) / parts)));
+        };
+        parallelFor(parts, 1, [&](int64_t p0, int64_t p1) {
+          for (int64_t p = p0; p < p1; ++p) {
+            const Index r0 = bound(p), h = bound(p + 1) - r0;
+            if (h <= 0) continue;
+            auto ar = a21.middleRows(r0, h);
+            if (r0 > 0) a22.block(r0, 0, h, r0).noalias() -= ar * a21.topRows(r0).transpose();
+            a22.block(r0, r0, h, h).template selfadjointView<Eigen::Lower>().rankUpdate(ar, T(-1));
+          }
+        });
+      }
+    }
+    a.template triangularView<Eigen::StrictlyUpper>().setZero();
+    return info;
+  }
+
+  // Householder QR of matrix b (m >= n), LAPACK's blocked algorithm: each
+  // panel of kQrBlock columns is factored by Eigen's unblocked Householder
+  // code, the trailing columns get the panel's block reflector (two GEMMs),
+  // and Q is formed by applying the block reflectors backwards to [I; 0],
+  // touching only the rows and columns that are not yet identity (LAPACK's
+  // orgqr: 2mn^2 - 2n^3/3 flops instead of the 4mn^2 of applying the
+  // sequence to a full identity). With `split`, the columns each reflector
+  // updates are split over the threads.
+  static void qrOne(Mat<T> A, Mat<T> R, int64_t b, bool split) {
+    using Vector = Eigen::Matrix<T, Dynamic, 1>;
+    const Index m = A.rows, n = A.cols;
+    // Per-thread scratch, named through references: lambdas run on pool
+    // threads must reach this thread's instances, not their own.
+    thread_local ColMat<T> workTls, qTls;
+    thread_local Vector tauTls, tempTls;
+    ColMat<T>& work = workTls;
+    ColMat<T>& q = qTls;
+    Vector& tau = tauTls;
+    Vector& temp = tempTls;
+    work = view(A, b);
+    tau.resize(n);
+    temp.resize(n);
+    auto columns = [&](Index count, const auto& fn) {
+      if (split)
+        parallelFor(count, kQrBlock, [&](int64_t c0, int64_t c1) { fn(Index(c0), Index(c1 - c0)); });
+      else
+        fn(Index(0), count);
+    };
+    for (Index k = 0; k < n; k += kQrBlock) {
+      const Index bs = std::min<Index>(kQrBlock, n - k), rest = n - k - bs;
+      auto panel = work.block(k, k, m - k, bs);
+      auto tk = tau.segment(k, bs);
+      Eigen::internal::householder_qr_inplace_unblocked(panel, tk, temp.data());
+      if (rest > 0)
+        columns(rest, [&](Index c0, Index cn) {
+          auto trailing = work.block(k, k + bs + c0, m - k, cn);
+          Eigen::internal::apply_block_householder_on_the_left(trailing, panel, tk, false);
+        });
+    }
+    view(R, b) = work.topRows(n).template triangularView<Eigen::Upper>();
+    q.setIdentity(m, n);
+    for (Index k = (n - 1) / kQrBlock * kQrBlock; k >= 0; k -= kQrBlock) {
+      const Index bs = std::min<Index>(kQrBlock, n - k);
+      const auto panel = work.block(k, k, m - k, bs);
+      const auto tk = tau.segment(k, bs);
+      // Columns < k of Q are still e_i, rows < k of the others still zero.
+      columns(n - k, [&](Index c0, Index cn) {
+        auto target = q.block(k, k + c0, m - k, cn);
+        Eigen::internal::apply_block_householder_on_the_left(target, panel, tk, true);
+      });
+    }
+    view(A, b) = q;
+  }
+
+  // Products whose every dimension is at most kSmallDim go to the register
+  // kernels of small_kernels.h (products with fewer than 8 columns, such as
+  // the power iteration's matrix-vector products, stay with Eigen).
+  static bool useSmall(int64_t M, int64_t N, int64_t K) {
+    return ORTHO_SMALL_KERNELS && M <= cpu::kSmallDim && N <= cpu::kSmallDim && K <= 4 * cpu::kSmallDim && N >= 8;
+  }
+
+#if ORTHO_SMALL_KERNELS
+  // C = alpha op(A) op(A)^T + beta C for one M x M matrix C (op(A): M x K),
+  // lower register tiles then a mirror: both triangles written.
+  static void smallSyrk(T alpha, const T* a, int64_t lda, Op opA, int64_t M, int64_t K, T beta, T* c, int64_t ldc) {
+    thread_local std::vector<T> pack;
+    int64_t ldb;
+    // B'(k, j) = op(A)(j, k): rows of A when op(A) = A^T, else A transposed.
+    const T* rows = opA == Op::T ? cpu::rowsOf(K, M, a, lda, int64_t(1), pack, ldb)
+                                 : cpu::rowsOf(K, M, a, int64_t(1), lda, pack, ldb);
+    cpu::smallGemm(M, M, K, alpha, a, opA == Op::N ? lda : 1, opA == Op::N ? 1 : lda, rows, ldb, beta, c, ldc, true);
+    cpu::mirrorLowerSmall(M, c, ldc);
+  }
+#endif
+
   template <int SideMode, typename A_, typename B_>
   static void solve(const A_& a, Uplo uplo, Op opA, B_& b) {
     if (opA == Op::N) {
@@ -379,9 +584,14 @@ class CpuPrimitives final : public Primitives<T> {
 
   static void mirrorLower(int64_t batch, Mat<T> A) {
     forEachMatrix(batch, double(A.rows) * A.cols, [&](int64_t b) {
+      // 16 x 16 blocks, so that the strided reads of one block stay in cache.
+      constexpr Index kB = 16;
       auto a = view(A, b);
-      for (Index i = 0; i < a.rows(); ++i)
-        for (Index j = i + 1; j < a.cols(); ++j) a(i, j) = a(j, i);
+      const Index n = a.rows();
+      for (Index i0 = 0; i0 < n; i0 += kB)
+        for (Index j0 = i0; j0 < n; j0 += kB)
+          for (Index i = i0; i < std::min(i0 + kB, n); ++i)
+            for (Index j = std::max(j0, i + 1); j < std::min(j0 + kB, n); ++j) a(i, j) = a(j, i);
     });
   }
 
@@ -412,20 +622,102 @@ class CpuPrimitives final : public Primitives<T> {
   }
 };
 
+// A caching allocator for large blocks. Why: glibc serves multi-MB requests
+// with mmap and returns them with munmap, so every op call paid for fresh
+// pages (a page fault per 4 KiB touched) on each of its temporaries; ops
+// allocate the same sizes call after call, so freed large blocks are kept in
+// per-size free lists and handed out again. Small blocks go to malloc, which
+// already recycles them.
+class BlockCache {
+ public:
+  void* allocate(std::size_t bytes) {
+    const std::size_t cls = sizeClass(bytes);
+    if (cls >= kMinCached) {
+      std::lock_guard<std::mutex> g(m_);
+      auto it = free_.find(cls);
+      if (it != free_.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        cached_ -= cls;
+        return p;
+      }
+    }
+    // 64-byte alignment keeps Eigen's vector loads aligned for every row of
+    // a dense matrix whose row length is a multiple of 16 floats.
+    void* p = std::aligned_alloc(64, cls);
+    if (!p) {
+      trim();  // give the cache back and try once more
+      p = std::aligned_alloc(64, cls);
+    }
+    if (!p) fail(code::kOutOfMemory, ErrorKind::Error, "out of host memory allocating ", bytes, " bytes");
+    return p;
+  }
+
+  void deallocate(void* p, std::size_t bytes) noexcept {
+    const std::size_t cls = sizeClass(bytes);
+    if (cls >= kMinCached && cls <= kMaxBlock) {
+      std::lock_guard<std::mutex> g(m_);
+      if (cached_ + cls <= maxCached_) {
+        try {
+          free_[cls].push_back(p);
+          cached_ += cls;
+          return;
+        } catch (...) {  // bookkeeping allocation failed: just free
+        }
+      }
+    }
+    std::free(p);
+  }
+
+  /// Frees every cached block.
+  void trim() noexcept {
+    std::lock_guard<std::mutex> g(m_);
+    for (auto& [cls, list] : free_)
+      for (void* p : list) std::free(p);
+    free_.clear();
+    cached_ = 0;
+  }
+
+ private:
+  // Blocks from 64 KiB to 32 MiB are cached, at most ORTHO_CPU_CACHE_MB
+  // (default 256 MiB) in all. Larger blocks, and blocks beyond the cap, go
+  // back to the system at once: dispose() of a big tensor must return its
+  // memory now, and an idle process must not sit on a large cache.
+  static constexpr std::size_t kMinCached = std::size_t(64) << 10;
+  static constexpr std::size_t kMaxBlock = std::size_t(32) << 20;
+  static std::size_t readMaxCached() {
+    if (const char* env = std::getenv("ORTHO_CPU_CACHE_MB")) {
+      char* end = nullptr;
+      unsigned long long mb = std::strtoull(env, &end, 10);
+      if (end != env && *end == '\0' && mb <= (1ull << 20)) return static_cast<std::size_t>(mb) << 20;
+    }
+    return std::size_t(256) << 20;
+  }
+  const std::size_t maxCached_ = readMaxCached();
+
+  // 64-byte multiples below kMinCached; above, 8 classes per power of two
+  // (at most 12.5% slack), so that nearby sizes share a list.
+  static std::size_t sizeClass(std::size_t bytes) {
+    std::size_t r = (bytes + 63) & ~std::size_t(63);
+    if (r == 0) return 64;
+    if (r < kMinCached) return r;
+    int top = 0;
+    while ((r >> (top + 1)) != 0) ++top;
+    std::size_t step = std::size_t(1) << (top - 3);
+    return (r + step - 1) & ~(step - 1);
+  }
+
+  std::mutex m_;
+  std::unordered_map<std::size_t, std::vector<void*>> free_;
+  std::size_t cached_ = 0;
+};
+
 class CpuBackend final : public Backend {
  public:
   Device device() const override { return Device::cpu(); }
 
-  void* allocate(std::size_t bytes) override {
-    // 64-byte alignment keeps Eigen's vector loads aligned for every row of
-    // a dense matrix whose row length is a multiple of 16 floats.
-    std::size_t rounded = (bytes + 63) & ~std::size_t(63);
-    void* p = std::aligned_alloc(64, rounded ? rounded : 64);
-    if (!p)
-      fail(code::kOutOfMemory, ErrorKind::Error, "out of host memory allocating ", bytes, " bytes");
-    return p;
-  }
-  void deallocate(void* p, std::size_t) noexcept override { std::free(p); }
+  void* allocate(std::size_t bytes) override { return cache_.allocate(bytes); }
+  void deallocate(void* p, std::size_t bytes) noexcept override { cache_.deallocate(p, bytes); }
   void copyToHost(void* dst, const void* src, std::size_t bytes) override { std::memcpy(dst, src, bytes); }
   void copyFromHost(void* dst, const void* src, std::size_t bytes) override { std::memcpy(dst, src, bytes); }
   void copyOnDevice(void* dst, const void* src, std::size_t bytes) override { std::memcpy(dst, src, bytes); }
@@ -435,6 +727,9 @@ class CpuBackend final : public Backend {
   Primitives<double>& f64() override { return f64_; }
 
  private:
+  // Leaked on purpose: tensors released during process exit may outlive
+  // static destructors and still hand their blocks back.
+  BlockCache& cache_ = *new BlockCache;
   CpuPrimitives<float> f32_;
   CpuPrimitives<double> f64_;
 };

@@ -8,6 +8,7 @@
 #include "../core/random.h"
 #include "../ops/module.h"
 #include "args.h"
+#include "bench_hooks.h"
 #include "errors.h"
 #include "job.h"
 #include "module_handle.h"
@@ -175,6 +176,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("orthogonalityError",
               Napi::Function::New(env, DiagnosticAsync<ops::orthogonalityError>, "orthogonalityError"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  registerBenchHooks(env, exports);  // internal: bench/ only
   return exports;
 }
 

@@ -92,6 +92,9 @@ class Bjorck final : public Module {
   template <typename T>
   void step(Env<T>& e, const MatrixDims& d, const TensorImpl& w, TensorImpl& gram, TensorImpl& out) const {
     Mat<T> M = gram.mat<T>();
+    // The same step fused per matrix where the backend has it (CPU: small
+    // matrices stay in cache from the Gram product to the GEMM).
+    if (e.p.fusedBjorckStep(d.batch, T(beta_), w.mat<T>(), M, out.mat<T>())) return;
     foldedGram(e, d, w, M);
     if (d.m >= d.n)
       e.p.gemm(d.batch, T(1), w.mat<T>(), Op::N, M, Op::N, T(0), out.mat<T>());

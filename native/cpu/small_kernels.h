@@ -1,0 +1,231 @@
+// Register-blocked products for small matrices (the CPU backend's path for
+// every dimension <= kSmallDim). Why: Eigen's general GEMM packs both
+// operands and sets up cache blocking on each call; at 32 x 32 that costs
+// more than the product itself, and a batch of 4096 such products is the
+// whole of a Björck step. Written with GCC/Clang vector extensions (one
+// 32-byte vector: AVX2 + FMA on x86-64-v3, two SSE or NEON registers
+// elsewhere); other compilers keep Eigen (ORTHO_SMALL_KERNELS is 0).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ORTHO_SMALL_KERNELS 1
+#else
+#define ORTHO_SMALL_KERNELS 0
+#endif
+
+namespace ortho::cpu {
+
+/// Largest dimension (rows, columns, depth) handled by the small kernels.
+inline constexpr int64_t kSmallDim = 64;
+
+#if ORTHO_SMALL_KERNELS
+
+template <typename T>
+struct Vec {
+  typedef T type __attribute__((vector_size(32)));
+  static constexpr int width = 32 / sizeof(T);
+};
+
+template <typename T>
+inline typename Vec<T>::type loadVec(const T* p) {
+  typename Vec<T>::type v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <typename T>
+inline void storeVec(T* p, typename Vec<T>::type v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+/// Columns per register tile: two vectors (16 floats, 8 doubles).
+template <typename T>
+inline constexpr int kNR = 2 * Vec<T>::width;
+/// Rows per register tile: 4 rows x 2 vectors = 8 accumulators, enough to
+/// cover the FMA latency of two FMA units.
+inline constexpr int kMR = 4;
+
+/// Columns of a packed operand: n rounded up to whole register tiles.
+template <typename T>
+inline int64_t paddedCols(int64_t n) {
+  return (n + kNR<T> - 1) / kNR<T> * kNR<T>;
+}
+
+// One R x kNR tile: c = alpha * sum_k a(r, k) b(k, :) + beta * c, with
+// a(r, k) = a[r * sai + k * sak] and kNR readable values in each row of b.
+// Only the first `cols` columns of c are written; with beta == 0, c is not
+// read.
+template <typename T, int R>
+inline void microTile(int64_t K, const T* a, int64_t sai, int64_t sak, const T* b, int64_t ldb, T* c, int64_t ldc,
+                      int cols, T alpha, T beta) {
+  using V = typename Vec<T>::type;
+  constexpr int W = Vec<T>::width;
+  V acc0[R], acc1[R];
+  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = V{};
+  for (int64_t k = 0; k < K; ++k) {
+    const V b0 = loadVec(b + k * ldb), b1 = loadVec(b + k * ldb + W);
+    const T* ak = a + k * sak;
+    for (int r = 0; r < R; ++r) {
+      const T ar = ak[r * sai];
+      acc0[r] += ar * b0;  // contracted to FMA (-ffp-contract=fast, GNU mode)
+      acc1[r] += ar * b1;
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    T* cr = c + r * ldc;
+    V v0 = alpha * acc0[r], v1 = alpha * acc1[r];
+    if (cols == 2 * W) {
+      if (beta != T(0)) {
+        v0 += beta * loadVec(cr);
+        v1 += beta * loadVec(cr + W);
+      }
+      storeVec(cr, v0);
+      storeVec(cr + W, v1);
+    } else {
+      T tmp[2 * W];
+      storeVec(tmp, v0);
+      storeVec(tmp + W, v1);
+      for (int j = 0; j < cols; ++j) cr[j] = beta == T(0) ? tmp[j] : tmp[j] + beta * cr[j];
+    }
+  }
+}
+
+/// C (M x N) = alpha * A' B' + beta * C, where A'(i, k) = a[i * sai + k * sak]
+/// (M x K) and row k of B' starts at b + k * ldb with paddedCols(N)
+/// readable values. With lowerOnly, register tiles strictly above the
+/// diagonal are skipped (their entries are left as they were).
+template <typename T>
+void smallGemm(int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t sai, int64_t sak, const T* b,
+               int64_t ldb, T beta, T* c, int64_t ldc, bool lowerOnly = false) {
+  constexpr int NR = kNR<T>;
+  for (int64_t j0 = 0; j0 < N; j0 += NR) {
+    const int cols = static_cast<int>(std::min<int64_t>(NR, N - j0));
+    for (int64_t i0 = 0; i0 < M; i0 += kMR) {
+      if (lowerOnly && j0 >= i0 + kMR) continue;
+      const T* ai = a + i0 * sai;
+      const T* bj = b + j0;
+      T* cij = c + i0 * ldc + j0;
+      switch (std::min<int64_t>(kMR, M - i0)) {
+        case 4: microTile<T, 4>(K, ai, sai, sak, bj, ldb, cij, ldc, cols, alpha, beta); break;
+        case 3: microTile<T, 3>(K, ai, sai, sak, bj, ldb, cij, ldc, cols, alpha, beta); break;
+        case 2: microTile<T, 2>(K, ai, sai, sak, bj, ldb, cij, ldc, cols, alpha, beta); break;
+        default: microTile<T, 1>(K, ai, sai, sak, bj, ldb, cij, ldc, cols, alpha, beta); break;
+      }
+    }
+  }
+}
+
+/// Copies the K x N matrix B'(k, j) = b[k * sbk + j * sbj] into `out` with
+/// rows of paddedCols(N) values, zero past column N. Returns the row stride.
+template <typename T>
+int64_t packRows(int64_t K, int64_t N, const T* b, int64_t sbk, int64_t sbj, std::vector<T>& out) {
+  const int64_t ld = paddedCols<T>(N);
+  out.resize(static_cast<std::size_t>(K * ld));
+  for (int64_t k = 0; k < K; ++k) {
+    T* o = out.data() + k * ld;
+    if (sbj == 1) {
+      std::memcpy(o, b + k * sbk, sizeof(T) * N);
+    } else {
+      for (int64_t j = 0; j < N; ++j) o[j] = b[k * sbk + j * sbj];
+    }
+    std::fill(o + N, o + ld, T(0));
+  }
+  return ld;
+}
+
+/// Row-accessible view of B'(k, j) = b[k * sbk + j * sbj] (K x N) for
+/// smallGemm: b itself when its rows are contiguous and N fills whole tiles,
+/// else a packed copy in `scratch`.
+template <typename T>
+const T* rowsOf(int64_t K, int64_t N, const T* b, int64_t sbk, int64_t sbj, std::vector<T>& scratch,
+                int64_t& ldb) {
+  if (sbj == 1 && N % kNR<T> == 0) {
+    ldb = sbk;
+    return b;
+  }
+  ldb = packRows(K, N, b, sbk, sbj, scratch);
+  return scratch.data();
+}
+
+/// Mirrors the lower triangle of the n x n matrix c onto its upper triangle.
+template <typename T>
+inline void mirrorLowerSmall(int64_t n, T* c, int64_t ldc) {
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i + 1; j < n; ++j) c[i * ldc + j] = c[j * ldc + i];
+}
+
+#endif  // ORTHO_SMALL_KERNELS
+
+/// Rows j..m-1 of the nc columns starting at x (row i at x + i * ldx) times
+/// (I - t v v^T), with v = [1; work[i * n + j] for i > j] (reflector j of
+/// smallQr, stored below the diagonal of its row-major m x n work). The
+/// products are axpys over the contiguous columns; w is nc scratch.
+template <typename T>
+inline void applyReflector(int64_t m, int64_t n, int64_t j, const T* work, T t, T* x, int64_t ldx, int64_t nc, T* w) {
+  std::memcpy(w, x + j * ldx, sizeof(T) * nc);
+  for (int64_t i = j + 1; i < m; ++i) {
+    const T vi = work[i * n + j];
+    const T* row = x + i * ldx;
+    for (int64_t c = 0; c < nc; ++c) w[c] += vi * row[c];
+  }
+  for (int64_t c = 0; c < nc; ++c) w[c] *= t;
+  for (int64_t c = 0; c < nc; ++c) x[j * ldx + c] -= w[c];
+  for (int64_t i = j + 1; i < m; ++i) {
+    const T vi = work[i * n + j];
+    T* row = x + i * ldx;
+    for (int64_t c = 0; c < nc; ++c) row[c] -= vi * w[c];
+  }
+}
+
+/// Householder QR of one m x n row-major matrix a (m >= n, n small), in
+/// place: a becomes Q (m x n, orthonormal columns) and r (n x n, row-major,
+/// ldr) the upper triangular factor. Eigen's (LAPACK's) reflector
+/// convention, column by column, Q formed backwards on the part of [I; 0]
+/// that is not yet identity. Row-major loops: every update is an axpy over
+/// contiguous columns, which the compiler vectorizes; `work` is m x n
+/// scratch, `w` n scratch.
+template <typename T>
+void smallQr(int64_t m, int64_t n, T* a, int64_t lda, T* r, int64_t ldr, T* work, T* w, T* tau) {
+  for (int64_t i = 0; i < m; ++i) std::memcpy(work + i * n, a + i * lda, sizeof(T) * n);
+  const T tiny = std::numeric_limits<T>::min();
+  for (int64_t j = 0; j < n; ++j) {
+    const T c0 = work[j * n + j];
+    T tailSq = 0;
+    for (int64_t i = j + 1; i < m; ++i) tailSq += work[i * n + j] * work[i * n + j];
+    T beta, t;
+    if (tailSq <= tiny) {
+      t = 0;
+      beta = c0;
+      for (int64_t i = j + 1; i < m; ++i) work[i * n + j] = 0;
+    } else {
+      beta = std::sqrt(c0 * c0 + tailSq);
+      if (c0 >= 0) beta = -beta;
+      const T scale = T(1) / (c0 - beta);
+      for (int64_t i = j + 1; i < m; ++i) work[i * n + j] *= scale;
+      t = (beta - c0) / beta;
+    }
+    work[j * n + j] = beta;
+    tau[j] = t;
+    if (t == T(0) || j + 1 == n) continue;
+    applyReflector(m, n, j, work, t, work + j + 1, n, n - j - 1, w);  // the trailing columns
+  }
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) r[i * ldr + j] = j >= i ? work[i * n + j] : T(0);
+  // Q = H_0 ... H_{n-1} [I; 0], applied backwards to columns j.. only.
+  for (int64_t i = 0; i < m; ++i) {
+    T* row = a + i * lda;
+    std::fill(row, row + n, T(0));
+    if (i < n) row[i] = T(1);
+  }
+  for (int64_t j = n - 1; j >= 0; --j) {
+    if (tau[j] != T(0)) applyReflector(m, n, j, work, tau[j], a + j, lda, n - j, w);
+  }
+}
+
+}  // namespace ortho::cpu
