@@ -231,6 +231,17 @@ describe('BatchedExponentialOrthogonalization#forward()', function () {
     expect(prev).to.be.below(1e-14);
   });
 
+  it('gives the same series with and without requiresGrad (Paterson-Stockmeyer vs Horner), up to rounding', function () {
+    for (const niters of [3, 5, 7, 12, 17, 30])
+      for (const shape of [[2, 7, 5], [6, 6], [3, 4, 9]]) {
+        const x = wellConditionedTensor(shape, { seed: niters });
+        const plain = new BatchedExponentialOrthogonalization(shape, { niters }).forwardSync(x);
+        const recorded = new BatchedExponentialOrthogonalization(shape, { niters, requiresGrad: true }).forwardSync(x);
+        expectClose(plain.toTypedArray(), recorded.toTypedArray(), 1e-14, `niters ${niters} ${shapeName(shape)}`);
+        expectClose(plain.toTypedArray(), mats(x).flatMap((w) => Array.from(ref.exponential(w, niters).a)), 1e-13, 'reference');
+      }
+  });
+
   it('treats niters < 2 as I + A, as orthogonium', function () {
     const x = Tensor.randn([4, 4], { seed: 2, dtype: 'float64' });
     const a = new BatchedExponentialOrthogonalization([4, 4], { niters: 0 }).forwardSync(x).toTypedArray();
