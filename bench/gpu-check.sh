@@ -63,6 +63,21 @@ else
     note "build: FAILED (see build.log)"; tail -40 "$OUT/build.log"; exit 1
   fi
 fi
+# The declaration check against this machine's real cuBLAS/cuSOLVER headers,
+# also when the addon was carried prebuilt (compile only, nothing runs).
+hdr=""
+for inc in /usr/local/cuda/include /usr/local/cuda-*/targets/x86_64-linux/include \
+           $(python3 -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13", "include"))' 2>/dev/null); do
+  if [ -f "$inc/cublas_v2.h" ] && [ -f "$inc/cusolverDn.h" ]; then hdr=$inc; break; fi
+done
+if [ -z "$hdr" ]; then
+  note "header check: no cublas_v2.h/cusolverDn.h on this machine"
+elif { command -v g++ >/dev/null && g++ -std=c++17 -fsyntax-only -I"$hdr" native/cuda/libs_check.cpp; } > "$OUT/header-check.log" 2>&1 ||
+     nvcc -std=c++17 -x c++ -I"$hdr" -c native/cuda/libs_check.cpp -o /tmp/libs_check.o >> "$OUT/header-check.log" 2>&1; then
+  note "header check: native/cuda/libs.h matches the real headers in $hdr ($(grep -h 'define CUBLAS_VER_MAJOR\|define CUBLAS_VER_MINOR' "$hdr/cublas_api.h" 2>/dev/null | awk '{print $3}' | paste -sd.))"
+else
+  note "header check: FAILED against $hdr:"; grep -E 'error|static assertion' "$OUT/header-check.log" | head -20 | tee -a "$SUMMARY"
+fi
 if [ ! -f dist/index.js ]; then npx tsc -p . >> "$OUT/build.log" 2>&1 || { note "tsc FAILED"; tail -20 "$OUT/build.log"; }; fi
 if [ -f examples/tsconfig.json ] && [ ! -d examples/build ]; then npx tsc -p examples/tsconfig.json >> "$OUT/build.log" 2>&1 || note "tsc (examples) FAILED"; fi
 node -e "for (const b of require('./').backends()) console.log(JSON.stringify(b))" 2>&1 | tee -a "$SUMMARY"
