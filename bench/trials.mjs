@@ -84,8 +84,15 @@ export const BACKWARD_PRESETS = ['default', 'bjorck-pass-through', 'cholesky'];
 //   Bjorck            (s steps; s = niters, + 1 with passThrough)
 //                     B s (M k (k + 1) + k + 2 M k^2)
 //   Cholesky          B (n m (m + 1) + m + m^3 / 3 + m^2 n)
-//   exponential       (K = max(niters, 2) terms, D = M)
-//                     B (3 D^2 + 2 D^2 + (K - 2) (2 D^3 + D))
+//   exponential       (K = max(niters, 2) terms, D = M, degree d = K - 1)
+//                     skew projection 3 D^2 + 2 D^2, then the series:
+//                     forward (no requiresGrad, as every forward trial
+//                     runs): Paterson-Stockmeyer with block s and
+//                     r = floor(d / s), g = (s - 1) + r GEMMs, d - r
+//                     scaled additions and r + 1 diagonal additions:
+//                     B (5 D^2 + 2 g D^3 + 2 (d - r) D^2 + (r + 1) D);
+//                     where that saves nothing (K <= 4), and with
+//                     requiresGrad, Horner: B (5 D^2 + (K - 2) (2 D^3 + D))
 //   QR                B (4 M k^2 - 4 k^3 / 3 + M k)
 // Backward:
 //   power iteration   B (6 m n + 3)
@@ -95,6 +102,16 @@ export const BACKWARD_PRESETS = ['default', 'bjorck-pass-through', 'cholesky'];
 //   Cholesky          B (5 m^2 n + 3 m^3)  (solves m^2 n and m^3, GEMMs
 //                     2 m^2 n, 2 m^3 and 2 m^2 n; stable: + m^3 solve)
 // ---------------------------------------------------------------------------
+
+// The block size of native/ops/exponential.cpp: fewest GEMMs for degree d.
+function patersonStockmeyerBlock(d) {
+  let best = { s: 1, gemms: d };
+  for (let s = 2; s <= d; s++) {
+    const gemms = s - 1 + Math.floor(d / s);
+    if (gemms < best.gemms) best = { s, gemms };
+  }
+  return best;
+}
 
 function moduleFlops(s, pass, [B, m, n]) {
   const k = Math.min(m, n);
@@ -120,7 +137,13 @@ function moduleFlops(s, pass, [B, m, n]) {
       return B * (5 * m * m * n + 3 * m * m * m + (s.stable ? m * m * m : 0));
     case 'exponential': {
       const K = Math.max(s.niters, 2);
-      return B * (5 * M * M + (K - 2) * (2 * M * M * M + M));
+      const D = M;
+      const horner = B * (5 * D * D + (K - 2) * (2 * D * D * D + D));
+      const d = K - 1;
+      const ps = patersonStockmeyerBlock(d);
+      if (!fwd || d - 1 <= ps.gemms) return horner;
+      const r = Math.floor(d / ps.s);
+      return B * (5 * D * D + 2 * ps.gemms * D * D * D + 2 * (d - r) * D * D + (r + 1) * D);
     }
     case 'qr':
       return B * (4 * M * k * k - (4 * k * k * k) / 3 + M * k);

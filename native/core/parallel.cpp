@@ -116,7 +116,14 @@ int cpuThreads() {
 void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
-  int64_t maxChunks = std::min<int64_t>(cpuThreads(), (n + grain - 1) / grain);
+  // Up to four chunks per thread, claimed in turn: when one core is slowed
+  // (another process, an async call beside this one) the others take its
+  // share instead of waiting for it at the end of every batched primitive.
+  // The chunks depend only on n, grain and the thread count, never on
+  // timing, so results are the same from run to run whichever thread runs
+  // which chunk.
+  const int threads = cpuThreads();
+  int64_t maxChunks = std::min<int64_t>(threads == 1 ? 1 : 4 * int64_t(threads), (n + grain - 1) / grain);
   if (maxChunks <= 1) {
     fn(0, n);
     return;
@@ -126,7 +133,7 @@ void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int
   loop->n = n;
   loop->chunk = (n + maxChunks - 1) / maxChunks;
   loop->chunks = (n + loop->chunk - 1) / loop->chunk;
-  pool().post(loop, static_cast<int>(loop->chunks - 1));
+  pool().post(loop, static_cast<int>(std::min<int64_t>(loop->chunks, threads) - 1));
   loop->work();
   {
     std::unique_lock<std::mutex> g(loop->m);

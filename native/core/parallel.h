@@ -11,8 +11,9 @@ namespace ortho {
 /// ORTHO_NUM_THREADS at first use, else std::thread::hardware_concurrency().
 int cpuThreads();
 
-/// Runs fn(begin, end) over [0, n) split into at most cpuThreads() chunks
-/// of at least `grain` items, in parallel; returns when all chunks are done.
+/// Runs fn(begin, end) over [0, n) split into at most 4 * cpuThreads()
+/// chunks of at least `grain` items (one chunk when single-threaded), which
+/// the threads claim in turn; returns when all chunks are done.
 /// The first exception thrown by a chunk is rethrown here.
 void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 

@@ -169,15 +169,13 @@ class CpuPrimitives final : public Primitives<T> {
           auto ar = a.middleRows(r0, h);
           if (r0 > 0) gemmKernel<false, true>(alpha, ar, a.topRows(r0), beta, c.block(r0, 0, h, r0));
           auto d = c.block(r0, r0, h, h);
-          if (beta == T(0)) d.template triangularView<Eigen::Lower>().setZero();
-          else if (beta != T(1)) d.template triangularView<Eigen::Lower>() *= beta;
+          scaleLower(d, beta);
           d.template selfadjointView<Eigen::Lower>().rankUpdate(ar, alpha);
         } else {
           auto ar = a.middleCols(r0, h);
           if (r0 > 0) gemmKernel<true, false>(alpha, ar, a.leftCols(r0), beta, c.block(r0, 0, h, r0));
           auto d = c.block(r0, r0, h, h);
-          if (beta == T(0)) d.template triangularView<Eigen::Lower>().setZero();
-          else if (beta != T(1)) d.template triangularView<Eigen::Lower>() *= beta;
+          scaleLower(d, beta);
           d.template selfadjointView<Eigen::Lower>().rankUpdate(ar.transpose(), alpha);
         }
       }
@@ -544,7 +542,7 @@ class CpuPrimitives final : public Primitives<T> {
     const T* rows = opA == Op::T ? cpu::rowsOf(K, M, a, lda, int64_t(1), pack, ldb)
                                  : cpu::rowsOf(K, M, a, int64_t(1), lda, pack, ldb);
     cpu::smallGemm(M, M, K, alpha, a, opA == Op::N ? lda : 1, opA == Op::N ? 1 : lda, rows, ldb, beta, c, ldc, true);
-    cpu::mirrorLowerSmall(M, c, ldc);
+    cpu::mirrorLower(M, c, ldc);
   }
 #endif
 
@@ -582,17 +580,22 @@ class CpuPrimitives final : public Primitives<T> {
                 });
   }
 
+  // C's lower triangle (with the diagonal) times beta, zeroed for beta = 0,
+  // row by row: contiguous in the row-major views (Eigen's triangular
+  // assignment walks columns, one cache miss per element).
+  template <typename D>
+  static void scaleLower(D&& d, T beta) {
+    if (beta == T(1)) return;
+    for (Index i = 0; i < d.rows(); ++i) {
+      auto row = d.row(i).head(i + 1);
+      if (beta == T(0)) row.setZero();
+      else row *= beta;
+    }
+  }
+
   static void mirrorLower(int64_t batch, Mat<T> A) {
-    forEachMatrix(batch, double(A.rows) * A.cols, [&](int64_t b) {
-      // 16 x 16 blocks, so that the strided reads of one block stay in cache.
-      constexpr Index kB = 16;
-      auto a = view(A, b);
-      const Index n = a.rows();
-      for (Index i0 = 0; i0 < n; i0 += kB)
-        for (Index j0 = i0; j0 < n; j0 += kB)
-          for (Index i = i0; i < std::min(i0 + kB, n); ++i)
-            for (Index j = std::max(j0, i + 1); j < std::min(j0 + kB, n); ++j) a(i, j) = a(j, i);
-    });
+    forEachMatrix(batch, double(A.rows) * A.cols,
+                  [&](int64_t b) { cpu::mirrorLower(A.rows, A.data + b * A.stride, A.ld); });
   }
 
   // Visits elements in memory order with their group index.
