@@ -1,0 +1,118 @@
+// The CPU backend's larger-size paths, against the float64 reference and
+// finite differences. The other suites use matrices of at most 7 x 7, which
+// run on the register kernels of native/cpu/small_kernels.h; here the
+// dimensions pass the small-kernel limit (64) and reach Eigen's blocked
+// products, the lower-to-upper mirror by register tiles (sizes that are not
+// multiples of the tile), the blocked QR (48-column panels) and Cholesky,
+// lone matrices whose products, solves, factorizations and QR updates are
+// split over the threads, and batches split into chunks the threads claim
+// in turn. Mid sizes (33 to 64, depth up to 256) check the small kernels'
+// edges. On a GPU device the same checks run there, with CPU parity.
+import {
+  DEVICE, Tensor, expect, expectClose, expectCpuParity, fdCheck, mats, ortho, ref, shapeName, wellConditionedTensor,
+} from './00.setup.mjs';
+
+const {
+  BatchedBjorckOrthogonalization, BatchedCholeskyOrthogonalization, BatchedExponentialOrthogonalization,
+  BatchedQROrthogonalization, PRESETS,
+} = ortho;
+
+const TOL = { float64: 1e-10, float32: 1e-4 };
+
+function forwardOn(Cls, shape, opts, x) {
+  return (device) => new Cls(shape, opts).forwardSync(x.to(device));
+}
+
+describe('larger matrices: blocked, tiled and threaded paths', function () {
+  this.timeout(60000);
+
+  describe('BatchedBjorckOrthogonalization', function () {
+    // lone tall (products and Gram split by rows), batch, wide, the small
+    // kernels at their limits (33 x 40, 64 x 64) and the fused small step
+    // with depth 200 (48 x 48 Gram of a 200 x 48 matrix).
+    const shapes = [[1, 260, 200], [3, 130, 130], [2, 97, 160], [5, 40, 33], [3, 64, 64], [2, 200, 48]];
+    for (const shape of shapes)
+      it(`matches the reference (beta 0.5, 12 iterations) on ${shapeName(shape)} float64`, function () {
+        const x = wellConditionedTensor(shape, { seed: 41 });
+        const y = expectCpuParity(forwardOn(BatchedBjorckOrthogonalization, shape, {}, x), 'float64', 'bjorck');
+        expectClose(y, mats(x).flatMap((w) => Array.from(ref.bjorck(w, 0.5, 12).a)), TOL.float64, 'bjorck');
+      });
+
+    it('float32 agrees with the float64 reference on [3, 130, 130]', function () {
+      const shape = [3, 130, 130];
+      const x = wellConditionedTensor(shape, { seed: 42 });
+      const x32 = wellConditionedTensor(shape, { seed: 42, dtype: 'float32' });
+      const y = new BatchedBjorckOrthogonalization(shape).forwardSync(x32);
+      expectClose(y.toTypedArray(), mats(x).flatMap((w) => Array.from(ref.bjorck(w, 0.5, 12).a)), TOL.float32, 'bjorck f32');
+    });
+  });
+
+  describe('BatchedCholeskyOrthogonalization', function () {
+    // [1, 400, 420]: n^3/3 above the threshold where one factorization is
+    // split over the threads (blocked right-looking code), solve split by
+    // columns; [3, 130, 150]: Eigen's blocked factorization per matrix.
+    for (const stable of [false, true])
+      for (const shape of [[1, 400, 420], [3, 130, 150], [2, 90, 90]])
+        it(`matches the reference on ${shapeName(shape)} float64${stable ? ' (stable)' : ''}`, function () {
+          const x = wellConditionedTensor(shape, { seed: 43 });
+          const y = expectCpuParity(forwardOn(BatchedCholeskyOrthogonalization, shape, { stable }, x), 'float64', 'cholesky');
+          expectClose(y, mats(x).flatMap((X) => Array.from(ref.cholesky(X).a)), TOL.float64, 'cholesky');
+        });
+  });
+
+  describe('BatchedQROrthogonalization', function () {
+    // [1, 260, 200]: blocked panels with the trailing updates split over
+    // the threads; [3, 150, 97]: blocked per matrix; [2, 70, 130]: wide;
+    // [4, 300, 40]: the unblocked small-matrix code at its tallest.
+    for (const shape of [[1, 260, 200], [3, 150, 97], [2, 70, 130], [4, 300, 40]])
+      it(`matches the sign-fixed reference QR on ${shapeName(shape)} float64`, function () {
+        const x = wellConditionedTensor(shape, { seed: 44 });
+        const y = expectCpuParity(forwardOn(BatchedQROrthogonalization, shape, {}, x), 'float64', 'qr');
+        expectClose(y, mats(x).flatMap((w) => Array.from(ref.qr(w).a)), TOL.float64, 'qr');
+      });
+  });
+
+  describe('BatchedExponentialOrthogonalization', function () {
+    for (const shape of [[2, 130, 97], [1, 150, 150]])
+      it(`matches the 12-term series on ${shapeName(shape)} float64`, function () {
+        const x = wellConditionedTensor(shape, { seed: 45 });
+        const y = expectCpuParity(forwardOn(BatchedExponentialOrthogonalization, shape, { niters: 12 }, x), 'float64', 'exp');
+        expectClose(y, mats(x).flatMap((w) => Array.from(ref.exponential(w, 12).a)), TOL.float64, 'exp');
+      });
+  });
+
+  describe('backward (finite differences, float64)', function () {
+    const cases = {
+      'Björck (3 iterations)': [(s, o) => new BatchedBjorckOrthogonalization(s, { niters: 3, ...o }), [[1, 130, 97], [3, 70, 90]]],
+      Cholesky: [(s, o) => new BatchedCholeskyOrthogonalization(s, o), [[1, 90, 130], [3, 80, 80]]],
+      'Cholesky (stable)': [(s, o) => new BatchedCholeskyOrthogonalization(s, { stable: true, ...o }), [[1, 90, 130]]],
+      QR: [(s, o) => new BatchedQROrthogonalization(s, o), [[1, 130, 97], [2, 70, 100]]],
+      'exponential (6 terms)': [(s, o) => new BatchedExponentialOrthogonalization(s, { niters: 6, ...o }), [[1, 100, 80]]],
+    };
+    for (const [name, [make, shapes]] of Object.entries(cases))
+      for (const shape of shapes)
+        it(`${name} on ${shapeName(shape)}`, function () {
+          const x = wellConditionedTensor(shape, { seed: 46 });
+          const m = make(shape, { requiresGrad: true });
+          const probe = make(shape, {});
+          const err = fdCheck({
+            x,
+            f: (v) => probe.forwardSync(v),
+            vjp: (v, g) => (m.forwardSync(v), m.backwardSync(g)),
+            directions: 2,
+          });
+          expect(err).to.be.below(1e-6);
+        });
+  });
+
+  it('forward() and forwardSync() are bit-identical with the work split over the threads', async function () {
+    for (const [preset, shape] of [['default', [1, 260, 200]], ['qr', [1, 260, 200]], ['cholesky', [1, 400, 420]], ['default', [64, 40, 40]]]) {
+      const x = Tensor.randn(shape, { seed: 47, dtype: 'float32', device: DEVICE });
+      const a = PRESETS[preset].build(shape, { seed: 3 });
+      const b = PRESETS[preset].build(shape, { seed: 3 });
+      const sync = a.forwardSync(x).toTypedArray();
+      const async = (await b.forward(x)).toTypedArray();
+      expect(Buffer.compare(Buffer.from(sync.buffer), Buffer.from(async.buffer)), `${preset} ${shapeName(shape)}`).to.equal(0);
+    }
+  });
+});
