@@ -83,6 +83,13 @@ export interface Binding {
   orthogonalityError(t: NativeTensor): Promise<NativeTensor>;
   backends(): NativeBackendInfo[];
   /**
+   * @internal Diagnostics and tests: cuBLAS and cuSOLVER loaded at run time
+   * on their own (no GPU needed; once per process): the files and the
+   * versions the libraries report, or why loading failed. `built` is false
+   * when the addon has no CUDA backend.
+   */
+  cudaLibraries(): { built: boolean; ok: boolean; versions?: string; files?: string[]; reason?: string };
+  /**
    * @internal Benchmarks only (bench/): seconds per call, one entry per rep,
    * of the backend's own batched GEMM C = A B (row-major, beta 0) on
    * `batch` products of (m x k)(k x n).

@@ -4,6 +4,7 @@
 // the TypeScript (lib/ -> dist/) when this is a source checkout.
 //   --force   always recompile both (npm run compile)
 // Environment: ORTHO_CUDA=AUTO|ON|OFF is passed to CMake (default AUTO).
+// ORTHO_CUDA_HEADER_CHECK=AUTO|ON|OFF too (see CMakeLists.txt).
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -46,6 +47,7 @@ if (force || !loadsNow()) {
   }
   const args = ['compile'];
   if (process.env.ORTHO_CUDA) args.push(`--CDORTHO_CUDA=${process.env.ORTHO_CUDA}`);
+if (process.env.ORTHO_CUDA_HEADER_CHECK) args.push(`--CDORTHO_CUDA_HEADER_CHECK=${process.env.ORTHO_CUDA_HEADER_CHECK}`);
   run(cmakeJs, args);
 }
 

@@ -11,5 +11,6 @@ const root = path.join(__dirname, '..');
 // compile (not rebuild): an up-to-date build/ is reused, a missing one configured.
 const args = ['compile'];
 if (process.env.ORTHO_CUDA) args.push(`--CDORTHO_CUDA=${process.env.ORTHO_CUDA}`);
+if (process.env.ORTHO_CUDA_HEADER_CHECK) args.push(`--CDORTHO_CUDA_HEADER_CHECK=${process.env.ORTHO_CUDA_HEADER_CHECK}`);
 const r = spawnSync(path.join(root, 'node_modules', '.bin', 'cmake-js'), args, { cwd: root, stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -226,8 +226,20 @@ struct BackendInfo {
 Backend& backendFor(const Device& d);
 std::vector<BackendInfo> listBackends();
 
+/// The run-time loading of cuBLAS and cuSOLVER on its own, GPU or not: the
+/// files loaded and the versions the libraries report, or why loading
+/// failed. For tests and diagnostics; loading happens once per process.
+struct CudaLibrariesInfo {
+  bool built = false;  ///< the addon has the CUDA backend
+  bool ok = false;
+  std::string versions;  ///< "cuBLAS 13.1.1, cuSOLVER 12.0.4 (CUDA 13 libraries)"
+  std::vector<std::string> files;  ///< in load order
+  std::string reason;  ///< why not, when !ok
+};
+
 /// Implemented by cuda/ when compiled with CUDA, else by core/no_cuda.cpp.
 Backend& cudaBackend(int index);
 BackendInfo cudaInfo();
+CudaLibrariesInfo cudaLibraries();
 
 }  // namespace ortho

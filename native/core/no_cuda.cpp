@@ -16,4 +16,10 @@ BackendInfo cudaInfo() {
   return info;
 }
 
+CudaLibrariesInfo cudaLibraries() {
+  CudaLibrariesInfo info;
+  info.reason = kReason;
+  return info;
+}
+
 }  // namespace ortho

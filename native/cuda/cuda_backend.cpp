@@ -204,4 +204,15 @@ BackendInfo cudaInfo() {
   return info;
 }
 
+CudaLibrariesInfo cudaLibraries() {
+  const cudalib::LoadResult& libs = cudalib::load();
+  CudaLibrariesInfo info;
+  info.built = true;
+  info.ok = libs.ok;
+  info.versions = libs.versions;
+  info.files = libs.files;
+  info.reason = libs.reason;
+  return info;
+}
+
 }  // namespace ortho

@@ -139,6 +139,26 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   });
 }
 
+// cudaLibraries(): cuBLAS/cuSOLVER loaded on their own (no GPU needed).
+Napi::Value CudaLibraries(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const CudaLibrariesInfo libs = cudaLibraries();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("built", libs.built);
+    o.Set("ok", libs.ok);
+    if (libs.ok) {
+      o.Set("versions", libs.versions);
+      Napi::Array files = Napi::Array::New(env, libs.files.size());
+      for (std::size_t k = 0; k < libs.files.size(); ++k) files.Set(static_cast<uint32_t>(k), libs.files[k]);
+      o.Set("files", files);
+    } else {
+      o.Set("reason", libs.reason);
+    }
+    return o;
+  });
+}
+
 // Why a cleanup hook: in a worker thread the environment can end long
 // before the process, and finalizers are not guaranteed to run then.
 void Cleanup(void* arg) {
@@ -176,6 +196,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("orthogonalityError",
               Napi::Function::New(env, DiagnosticAsync<ops::orthogonalityError>, "orthogonalityError"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  exports.Set("cudaLibraries", Napi::Function::New(env, CudaLibraries, "cudaLibraries"));
   registerBenchHooks(env, exports);  // internal: bench/ only
   return exports;
 }
