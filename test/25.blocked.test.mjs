@@ -14,7 +14,7 @@ import {
 
 const {
   BatchedBjorckOrthogonalization, BatchedCholeskyOrthogonalization, BatchedExponentialOrthogonalization,
-  BatchedQROrthogonalization, PRESETS,
+  BatchedQROrthogonalization, L2Normalize, PRESETS,
 } = ortho;
 
 const TOL = { float64: 1e-10, float32: 1e-4 };
@@ -103,6 +103,24 @@ describe('larger matrices: blocked, tiled and threaded paths', function () {
           });
           expect(err).to.be.below(1e-6);
         });
+  });
+
+  describe('L2Normalize over long groups (chunked parallel reduction)', function () {
+    // 2 x 300 x 500: one group of 300 000 elements (all dims), or two of
+    // 150 000 (dim [-2, -1]): more than two chunks of 65 536 each.
+    for (const dim of [undefined, [-2, -1]])
+      it(`matches the reference, forward and finite differences, dim ${JSON.stringify(dim ?? 'all')}`, function () {
+        const shape = [2, 300, 500];
+        const x = Tensor.randn(shape, { seed: 48, dtype: 'float64', device: DEVICE });
+        const opts = dim === undefined ? {} : { dim };
+        const y = new L2Normalize(opts).forwardSync(x).toTypedArray();
+        const xs = x.toTypedArray();
+        const groups = dim === undefined ? [xs] : [xs.subarray(0, 150000), xs.subarray(150000)];
+        expectClose(y, groups.flatMap((gr) => Array.from(ref.l2n(Array.from(gr)))), 1e-13, 'l2n');
+        const m = new L2Normalize({ ...opts, requiresGrad: true });
+        const err = fdCheck({ x, f: (v) => new L2Normalize(opts).forwardSync(v), vjp: (v, g) => (m.forwardSync(v), m.backwardSync(g)), directions: 2 });
+        expect(err).to.be.below(1e-6);
+      });
   });
 
   it('forward() and forwardSync() are bit-identical with the work split over the threads', async function () {

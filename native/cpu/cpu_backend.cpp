@@ -54,6 +54,8 @@ constexpr double kParallelFlops = 2.0e5;
 constexpr double kInnerParallelFlops = 2.0e7;
 // Panel width of the blocked Householder QR (Eigen's own choice).
 constexpr Eigen::Index kQrBlock = 48;
+// Elements per chunk of a long reduction or scaling (groupDot, groupScale).
+constexpr int64_t kReduceChunk = int64_t(1) << 16;
 
 // Splits `batch` matrices of `flopsEach` flops into tasks: whole matrices when
 // the batch alone keeps every thread busy, else `parts` slices of each matrix.
@@ -318,9 +320,29 @@ class CpuPrimitives final : public Primitives<T> {
   void groupDot(const GroupLayout& g, const T* x, const T* y, T* out) override {
     if (g.contiguousGroups()) {
       const int64_t G = g.groups(), S = g.groupSize();
-      parallelFor(G, std::max<int64_t>(1, int64_t(kParallelFlops / S)), [&](int64_t g0, int64_t g1) {
-        for (int64_t i = g0; i < g1; ++i) out[i] = static_cast<T>(dot(x + i * S, y + i * S, S));
+      if (S <= 2 * kReduceChunk) {
+        parallelFor(G, std::max<int64_t>(1, int64_t(kParallelFlops / S)), [&](int64_t g0, int64_t g1) {
+          for (int64_t i = g0; i < g1; ++i) out[i] = static_cast<T>(dot(x + i * S, y + i * S, S));
+        });
+        return;
+      }
+      // Long groups (L2Normalize over a whole tensor): fixed chunks of every
+      // group summed in parallel, then the partial sums of a group added in
+      // chunk order. The chunks depend on S only, so the result does not
+      // depend on the thread count or timing.
+      const int64_t C = (S + kReduceChunk - 1) / kReduceChunk;
+      std::vector<double> partial(static_cast<std::size_t>(G * C));
+      parallelFor(G * C, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+          const int64_t i = t / C, k0 = (t % C) * kReduceChunk, len = std::min(kReduceChunk, S - k0);
+          partial[t] = dot(x + i * S + k0, y + i * S + k0, len);
+        }
       });
+      for (int64_t i = 0; i < G; ++i) {
+        double sum = 0;
+        for (int64_t c = 0; c < C; ++c) sum += partial[i * C + c];
+        out[i] = static_cast<T>(sum);
+      }
       return;
     }
     // General layout: accumulate in memory order (deterministic).
@@ -332,17 +354,22 @@ class CpuPrimitives final : public Primitives<T> {
   void groupScale(const GroupLayout& g, const T* a, const T* x, const T* b, const T* y, T* out) override {
     if (g.contiguousGroups()) {
       const int64_t G = g.groups(), S = g.groupSize();
-      parallelFor(G, std::max<int64_t>(1, int64_t(kParallelFlops / S)), [&](int64_t g0, int64_t g1) {
-        for (int64_t i = g0; i < g1; ++i) {
+      // Element ranges of at most kReduceChunk, so that one long group is
+      // split over the threads too.
+      const int64_t C = (S + kReduceChunk - 1) / kReduceChunk;
+      const int64_t len = (S + C - 1) / C;
+      parallelFor(G * C, std::max<int64_t>(1, int64_t(kParallelFlops / len)), [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+          const int64_t i = t / C, k0 = (t % C) * len, k1 = std::min(S, k0 + len);
           const T ai = a[i];
           const T* xs = x + i * S;
           T* os = out + i * S;
           if (y) {
             const T bi = b[i];
             const T* ys = y + i * S;
-            for (int64_t k = 0; k < S; ++k) os[k] = ai * xs[k] + bi * ys[k];
+            for (int64_t k = k0; k < k1; ++k) os[k] = ai * xs[k] + bi * ys[k];
           } else {
-            for (int64_t k = 0; k < S; ++k) os[k] = ai * xs[k];
+            for (int64_t k = k0; k < k1; ++k) os[k] = ai * xs[k];
           }
         }
       });
@@ -593,14 +620,16 @@ class CpuPrimitives final : public Primitives<T> {
     }
   }
 
+  // Sum of x[k] y[k] in double, in eight interleaved partial sums (a
+  // single running sum is a dependency chain the compiler may not reorder,
+  // so it would neither vectorize nor pipeline), added pairwise at the end.
   static double dot(const T* x, const T* y, int64_t n) {
-    double s = 0;
-    if (x == y) {
-      for (int64_t k = 0; k < n; ++k) s += double(x[k]) * double(x[k]);
-    } else {
-      for (int64_t k = 0; k < n; ++k) s += double(x[k]) * double(y[k]);
-    }
-    return s;
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8)
+      for (int l = 0; l < 8; ++l) acc[l] += double(x[k + l]) * double(y[k + l]);
+    for (int l = 0; k < n; ++k, ++l) acc[l] += double(x[k]) * double(y[k]);
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
   }
 
   // Runs fn(b) for every matrix, in parallel when the total is large.
