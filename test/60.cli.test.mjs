@@ -440,6 +440,19 @@ describe('orthogonium (command line)', function () {
         expect(d.status).to.equal(1);
         expect(d.stderr).to.match(/^error \[ERR_ORTHO_DEVICE\]: --device cuda:0: CUDA is unavailable: /);
       }
+      // The libraries' own status, GPU or not (test/45 proves loading against the real ones).
+      expect(info.cudaLibraries.built).to.be.a('boolean');
+      if (info.cudaLibraries.built) {
+        if (info.cudaLibraries.ok) {
+          expect(info.cudaLibraries.versions).to.match(/^cuBLAS \d+\.\d+\.\d+, cuSOLVER \d+\.\d+\.\d+/);
+          expect(r.stdout).to.include(`cuda libraries: ${info.cudaLibraries.versions} from `);
+        } else {
+          expect(info.cudaLibraries.reason).to.match(/cuBLAS\/cuSOLVER could not be loaded/);
+          expect(r.stdout).to.include(`cuda libraries: not loaded: ${info.cudaLibraries.reason}`);
+        }
+      } else {
+        expect(r.stdout).to.not.include('cuda libraries:');
+      }
       expect(info.presets).to.have.length(7);
     });
 

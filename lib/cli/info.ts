@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type BackendInfo, backends } from '../diagnostics';
+import { binding } from '../native';
 import { type OptionSpecs, parseCommand } from './args';
 import type { Io } from './common';
 import { PRESET_NAMES } from './compute';
@@ -25,6 +26,12 @@ function describeBackend(b: BackendInfo): string {
   return parts.join(', ');
 }
 
+function describeLibraries(l: ReturnType<typeof binding.cudaLibraries>): string {
+  if (!l.ok) return `cuda libraries: not loaded: ${l.reason ?? 'no reason given'}`;
+  const dirs = [...new Set((l.files ?? []).map((f) => path.dirname(f)))];
+  return `cuda libraries: ${l.versions} from ${dirs.join(', ')}`;
+}
+
 export function infoCommand(argv: readonly string[], io: Io): number {
   const { values: v } = parseCommand('info', argv, OPTIONS, { min: 0, max: 0, names: '' });
   if (v.help) {
@@ -38,6 +45,9 @@ export function infoCommand(argv: readonly string[], io: Io): number {
     napi: process.versions.napi,
     platform: `${process.platform}-${process.arch}`,
     backends: backends(),
+    // cuBLAS/cuSOLVER on their own (they load without a GPU): on a machine
+    // without one, this says whether a GPU deployment would find them.
+    cudaLibraries: binding.cudaLibraries(),
     presets: PRESET_NAMES,
   };
   if (v.json) {
@@ -50,6 +60,7 @@ export function infoCommand(argv: readonly string[], io: Io): number {
       `node ${info.node} (N-API ${info.napi}) on ${info.platform}`,
       'backends:',
       ...info.backends.map((b) => `  ${describeBackend(b)}`),
+      ...(info.cudaLibraries.built ? [`  ${describeLibraries(info.cudaLibraries)}`] : []),
       `presets (--params): ${info.presets.join(', ')}`,
       '',
     ].join('\n'),
