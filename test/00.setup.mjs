@@ -360,6 +360,11 @@ export function fdCheck({ x, f, vjp, seed = 7, h = 1e-6, directions = 3 }) {
   return worst;
 }
 
+/** Forward of a fresh module per device (for expectCpuParity). */
+export function forwardOn(Cls, shape, opts, x) {
+  return (device) => new Cls(shape, opts).forwardSync(x.to(device));
+}
+
 /** Runs make(device) on DEVICE and, when that is a GPU, on the CPU too, and
  *  expects the same values (float64 to 1e-10, float32 to 1e-4 relative). */
 export function expectCpuParity(run, dtype, what = '', float32Tol = 1e-4) {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
-  DEVICE, M, SHAPES, Tensor, expect, expectClose, expectCode, expectCpuParity, fromMats, mats, ortho, ref, rng,
+  DEVICE, M, SHAPES, Tensor, expect, expectClose, expectCode, expectCpuParity, forwardOn, fromMats, mats, ortho, ref, rng,
   shapeName, wellConditionedTensor,
 } from './00.setup.mjs';
 
@@ -16,11 +16,6 @@ const {
 
 const DTYPES = ['float64', 'float32'];
 const TOL = { float64: 1e-10, float32: 1e-4 };
-
-/** Forward on a fresh module per device (for parity checks). */
-function forwardOn(Cls, shape, opts, x) {
-  return (device) => new Cls(shape, opts).forwardSync(x.to(device));
-}
 
 describe('BatchedBjorckOrthogonalization#forward()', function () {
   for (const dtype of DTYPES)

@@ -9,7 +9,7 @@
 // in turn. Mid sizes (33 to 64, depth up to 256) check the small kernels'
 // edges. On a GPU device the same checks run there, with CPU parity.
 import {
-  DEVICE, Tensor, expect, expectClose, expectCpuParity, fdCheck, mats, ortho, ref, shapeName, wellConditionedTensor,
+  DEVICE, forwardOn, Tensor, expect, expectClose, expectCpuParity, fdCheck, mats, ortho, ref, shapeName, wellConditionedTensor,
 } from './00.setup.mjs';
 
 const {
@@ -18,10 +18,6 @@ const {
 } = ortho;
 
 const TOL = { float64: 1e-10, float32: 1e-4 };
-
-function forwardOn(Cls, shape, opts, x) {
-  return (device) => new Cls(shape, opts).forwardSync(x.to(device));
-}
 
 describe('larger matrices: blocked, tiled and threaded paths', function () {
   this.timeout(60000);

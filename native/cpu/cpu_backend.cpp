@@ -332,11 +332,8 @@ class CpuPrimitives final : public Primitives<T> {
       // depend on the thread count or timing.
       const int64_t C = (S + kReduceChunk - 1) / kReduceChunk;
       std::vector<double> partial(static_cast<std::size_t>(G * C));
-      parallelFor(G * C, 1, [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; ++t) {
-          const int64_t i = t / C, k0 = (t % C) * kReduceChunk, len = std::min(kReduceChunk, S - k0);
-          partial[t] = dot(x + i * S + k0, y + i * S + k0, len);
-        }
+      forEachChunk(G, S, [&](int64_t t, int64_t i, int64_t k0, int64_t k1) {
+        partial[t] = dot(x + i * S + k0, y + i * S + k0, k1 - k0);
       });
       for (int64_t i = 0; i < G; ++i) {
         double sum = 0;
@@ -354,23 +351,17 @@ class CpuPrimitives final : public Primitives<T> {
   void groupScale(const GroupLayout& g, const T* a, const T* x, const T* b, const T* y, T* out) override {
     if (g.contiguousGroups()) {
       const int64_t G = g.groups(), S = g.groupSize();
-      // Element ranges of at most kReduceChunk, so that one long group is
-      // split over the threads too.
-      const int64_t C = (S + kReduceChunk - 1) / kReduceChunk;
-      const int64_t len = (S + C - 1) / C;
-      parallelFor(G * C, std::max<int64_t>(1, int64_t(kParallelFlops / len)), [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; ++t) {
-          const int64_t i = t / C, k0 = (t % C) * len, k1 = std::min(S, k0 + len);
-          const T ai = a[i];
-          const T* xs = x + i * S;
-          T* os = out + i * S;
-          if (y) {
-            const T bi = b[i];
-            const T* ys = y + i * S;
-            for (int64_t k = k0; k < k1; ++k) os[k] = ai * xs[k] + bi * ys[k];
-          } else {
-            for (int64_t k = k0; k < k1; ++k) os[k] = ai * xs[k];
-          }
+      // In chunks, so that one long group is split over the threads too.
+      forEachChunk(G, S, [&](int64_t, int64_t i, int64_t k0, int64_t k1) {
+        const T ai = a[i];
+        const T* xs = x + i * S;
+        T* os = out + i * S;
+        if (y) {
+          const T bi = b[i];
+          const T* ys = y + i * S;
+          for (int64_t k = k0; k < k1; ++k) os[k] = ai * xs[k] + bi * ys[k];
+        } else {
+          for (int64_t k = k0; k < k1; ++k) os[k] = ai * xs[k];
         }
       });
       return;
@@ -408,7 +399,7 @@ class CpuPrimitives final : public Primitives<T> {
       auto x = cview(X, b);
       Eigen::Map<Vec> ub(u + b * m, m), vb(v + b * n, n);
       auto normalize = [](auto& w) {
-        const T r = T(1) / (std::sqrt(static_cast<T>(w.template cast<double>().squaredNorm())) + T(1e-8));
+        const T r = T(1) / (std::sqrt(static_cast<T>(dot(w.data(), w.data(), w.size()))) + T(1e-8));
         w *= r;
       };
       for (int it = 0; it < niter; ++it) {
@@ -419,7 +410,7 @@ class CpuPrimitives final : public Primitives<T> {
       }
       thread_local Vec xv;
       xv.noalias() = x * vb;
-      const T c = T(1) / (static_cast<T>(ub.template cast<double>().dot(xv.template cast<double>())) + eps);
+      const T c = T(1) / (static_cast<T>(dot(ub.data(), xv.data(), m)) + eps);
       coef[b] = c;
       Eigen::Map<RowMat<T>>(Y + b * m * n, m, n) = c * x;
     });
@@ -667,6 +658,22 @@ class CpuPrimitives final : public Primitives<T> {
       for (int l = 0; l < 8; ++l) acc[l] += double(x[k + l]) * double(y[k + l]);
     for (int l = 0; k < n; ++k, ++l) acc[l] += double(x[k]) * double(y[k]);
     return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  }
+
+  // Runs fn(t, group, k0, k1) for chunk t = group * C + c (C chunks per
+  // group) of G contiguous groups of S elements: elements [k0, k1) of the
+  // group, chunks of kReduceChunk elements (the last one shorter), in
+  // parallel. The chunks depend on S only.
+  template <typename Fn>
+  static void forEachChunk(int64_t G, int64_t S, Fn&& fn) {
+    const int64_t C = (S + kReduceChunk - 1) / kReduceChunk;
+    parallelFor(G * C, std::max<int64_t>(1, int64_t(kParallelFlops / std::min(S, kReduceChunk))),
+                [&](int64_t t0, int64_t t1) {
+                  for (int64_t t = t0; t < t1; ++t) {
+                    const int64_t i = t / C, k0 = (t % C) * kReduceChunk;
+                    fn(t, i, k0, std::min(S, k0 + kReduceChunk));
+                  }
+                });
   }
 
   // Runs fn(b) for every matrix, in parallel when the total is large.
