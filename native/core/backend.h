@@ -149,9 +149,22 @@ class Primitives {
   virtual bool fusedPowerIteration(int64_t batch, Mat<const T> X, T* u, T* v, int niter, T eps, T* coef, T* Y) {
     return false;
   }
-  /// `steps` unrecorded Björck steps (ops/bjorck.cpp) from X into Y (dense,
-  /// X's shape).
-  virtual bool fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta) { return false; }
+  /// `steps` Björck steps (ops/bjorck.cpp) from X into Y (dense, X's
+  /// shape). With `saves` (a host array of `steps` device pointers, or
+  /// null), each non-null saves[s], 1 <= s < steps, receives the input of
+  /// step s (dense, X's shape; saves[0] is unused: step 0's input is X),
+  /// which is what fusedBjorckBackward needs.
+  virtual bool fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta, T* const* saves) {
+    return false;
+  }
+  /// The backward of `steps` recorded Björck steps at once: ws (a host
+  /// array of device pointers) holds the input of each step (dense, G's
+  /// shape); G, the gradient of the last step's output, is carried back
+  /// through every step into dX (dense, G's shape, not overlapping G).
+  /// The same math and order as the per-step VJP of ops/bjorck.cpp.
+  virtual bool fusedBjorckBackward(int64_t batch, const T* const* ws, int steps, Mat<const T> G, Mat<T> dX, T beta) {
+    return false;
+  }
   /// Cholesky orthogonalization forward: L = chol(X X^T + shift I) (strict
   /// upper triangle zero; info as potrf, host, synchronizes) and, where
   /// info[b] == 0, W = L^{-1} X.

@@ -440,7 +440,7 @@ class CpuPrimitives final : public Primitives<T> {
   // written once instead of once per step (at 4096 x 32 x 32, twelve steps
   // streamed 2 x 16 MiB each). The same kernels in the same order as the
   // per-step path.
-  bool fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta) override {
+  bool fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta, T* const* saves) override {
     const int64_t m = X.rows, n = X.cols, k = std::min(m, n);
 #if ORTHO_SMALL_KERNELS
     if (steps > 0 && useSmall(k, k, std::max(m, n))) {
@@ -457,7 +457,67 @@ class CpuPrimitives final : public Primitives<T> {
           T* out = s + 1 == steps ? Y.data + b * Y.stride : next;
           const int64_t ldo = s + 1 == steps ? Y.ld : n;
           smallBjorckStep(m, n, beta, cur, n, g, k, out, ldo);
+          if (saves && s + 1 < steps && saves[s + 1]) std::memcpy(saves[s + 1] + b * m * n, out, sizeof(T) * m * n);
           std::swap(cur, next);
+        }
+      });
+      return true;
+    }
+#endif
+    return false;
+  }
+
+  // The backward of every recorded step of a small matrix before the next
+  // matrix, for the same reason as fusedBjorck: the gradient, the saved
+  // iterate and the two k x k products stay in the core's cache through all
+  // the steps (the per-step path streams the batch five times per step).
+  // Per step, as ops/bjorck.cpp's stepBackward:
+  //   tall: out = g M - beta w S,  S = g^T w + (g^T w)^T
+  //   wide: out = M g - beta S w,  S = g w^T + (g w^T)^T
+  // with M = (1 + beta) I - beta Gram(w).
+  bool fusedBjorckBackward(int64_t batch, const T* const* ws, int steps, Mat<const T> G, Mat<T> dX,
+                           T beta) override {
+    const int64_t m = G.rows, n = G.cols, k = std::min(m, n);
+    const bool tall = m >= n;
+#if ORTHO_SMALL_KERNELS
+    if (steps > 0 && useSmall(k, k, std::max(m, n))) {
+      forEachMatrix(batch, 8.0 * m * n * k * steps, [&](int64_t b) {
+        thread_local std::vector<T> scratch, pack;
+        scratch.resize(static_cast<std::size_t>(2 * m * n + 2 * k * k));
+        T* g = scratch.data();
+        T* out = g + m * n;
+        T* M = out + m * n;
+        T* S = M + k * k;
+        const T* g0 = G.data + b * G.stride;
+        for (int64_t i = 0; i < m; ++i) std::memcpy(g + i * n, g0 + i * G.ld, sizeof(T) * n);
+        for (int s = steps; s-- > 0;) {
+          const T* w = ws[s] + b * m * n;
+          // The first step (the last one run) writes straight into dX.
+          T* o = s == 0 ? dX.data + b * dX.stride : out;
+          const int64_t ldo = s == 0 ? dX.ld : n;
+          smallSyrk(-beta, w, n, tall ? Op::T : Op::N, k, std::max(m, n), T(0), M, k);
+          for (int64_t i = 0; i < k; ++i) M[i * k + i] += T(1) + beta;
+          int64_t ldb;
+          if (tall) {
+            const T* rows = cpu::rowsOf(k, n, static_cast<const T*>(M), k, int64_t(1), pack, ldb);
+            cpu::smallGemm(m, n, k, T(1), static_cast<const T*>(g), n, int64_t(1), rows, ldb, T(0), o, ldo);
+            rows = cpu::rowsOf(m, n, w, n, int64_t(1), pack, ldb);
+            cpu::smallGemm(k, n, m, T(1), static_cast<const T*>(g), int64_t(1), n, rows, ldb, T(0), S, k);
+          } else {
+            const T* rows = cpu::rowsOf(m, n, static_cast<const T*>(g), n, int64_t(1), pack, ldb);
+            cpu::smallGemm(m, n, m, T(1), static_cast<const T*>(M), k, int64_t(1), rows, ldb, T(0), o, ldo);
+            rows = cpu::rowsOf(n, m, w, int64_t(1), n, pack, ldb);
+            cpu::smallGemm(m, m, n, T(1), static_cast<const T*>(g), n, int64_t(1), rows, ldb, T(0), S, k);
+          }
+          symmetrizeSum(k, S);
+          int64_t lds;
+          const T* rows = tall ? cpu::rowsOf(k, n, static_cast<const T*>(S), k, int64_t(1), pack, lds)
+                               : cpu::rowsOf(m, n, w, n, int64_t(1), pack, lds);
+          if (tall)
+            cpu::smallGemm(m, n, k, -beta, w, n, int64_t(1), rows, lds, T(1), o, ldo);
+          else
+            cpu::smallGemm(m, n, m, -beta, static_cast<const T*>(S), k, int64_t(1), rows, lds, T(1), o, ldo);
+          if (s > 0) std::swap(g, out);
         }
       });
       return true;
@@ -617,6 +677,19 @@ class CpuPrimitives final : public Primitives<T> {
     } else {
       const T* rows = cpu::rowsOf(m, n, w, ldw, int64_t(1), pack, ldb);
       cpu::smallGemm(m, n, m, T(1), static_cast<const T*>(g), ldg, int64_t(1), rows, ldb, T(0), out, ldo);
+    }
+  }
+
+  // S = S + S^T in place (k x k, row stride k): each pair summed once, in
+  // the order addTransposed uses (S(i, j) + S(j, i)).
+  static void symmetrizeSum(int64_t k, T* S) {
+    for (int64_t i = 0; i < k; ++i) {
+      S[i * k + i] += S[i * k + i];
+      for (int64_t j = 0; j < i; ++j) {
+        const T v = S[i * k + j] + S[j * k + i];
+        S[i * k + j] = v;
+        S[j * k + i] = v;
+      }
     }
   }
 

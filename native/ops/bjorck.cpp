@@ -36,20 +36,31 @@ class Bjorck final : public Module {
       const MatrixDims d = x->dims();
       const int steps = niters_ + (passThrough_ ? 1 : 0);
       std::vector<TensorPtr> saved;
-      TensorPtr gram = e.empty({d.batch, std::min(d.m, d.n), std::min(d.m, d.n)});
       TensorPtr cur = x, spare;
-      // The leading steps that save nothing may run as one fused primitive.
-      const int unrecorded = !record ? steps : (passThrough_ ? niters_ : 0);
       int first = 0;
-      if (unrecorded > 0) {
+      if (steps > 0) {
+        // Every step as one fused primitive where the backend has it, the
+        // recorded steps' inputs written out on the way (pass-through: the
+        // last step's only).
+        std::vector<TensorPtr> keep(static_cast<std::size_t>(steps));
+        std::vector<T*> ptrs(static_cast<std::size_t>(steps), nullptr);
+        if (record)
+          for (int s = passThrough_ ? steps - 1 : 0; s < steps; ++s) {
+            keep[s] = s == 0 ? x : e.empty(x->shape());
+            if (s > 0) ptrs[s] = keep[s]->template data<T>();
+          }
         TensorPtr out = e.empty(x->shape());
-        if (e.p.fusedBjorck(d.batch, x->mat<T>(), out->template mat<T>(), unrecorded, T(beta_))) {
+        if (e.p.fusedBjorck(d.batch, x->mat<T>(), out->template mat<T>(), steps, T(beta_),
+                            record ? ptrs.data() : nullptr)) {
           cur = out;
-          first = unrecorded;
+          first = steps;
+          for (TensorPtr& t : keep)
+            if (t) saved.push_back(std::move(t));
         } else {
           spare = out;  // not fused: the buffer serves the first step
         }
       }
+      TensorPtr gram = first < steps ? e.empty({d.batch, std::min(d.m, d.n), std::min(d.m, d.n)}) : nullptr;
       for (int i = first; i < steps; ++i) {
         const bool keep = record && (!passThrough_ || i == steps - 1);
         if (keep) saved.push_back(cur);
@@ -71,6 +82,15 @@ class Bjorck final : public Module {
       using T = decltype(tag);
       Env<T> e(*g);
       const MatrixDims d = g->dims();
+      if (!saved_.empty()) {
+        // All the recorded steps in one fused primitive where the backend has it.
+        std::vector<const T*> ws;
+        for (const TensorPtr& w : saved_) ws.push_back(w->data<T>());
+        TensorPtr out = e.empty(g->shape());
+        if (e.p.fusedBjorckBackward(d.batch, ws.data(), static_cast<int>(ws.size()), g->mat<T>(),
+                                    out->template mat<T>(), T(beta_)))
+          return out;
+      }
       TensorPtr grad = g;
       for (std::size_t i = saved_.size(); i-- > 0;) grad = stepBackward<T>(e, d, *saved_[i], *grad);
       return grad == g ? e.clone(*g) : grad;

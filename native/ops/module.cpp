@@ -58,7 +58,7 @@ TensorPtr Module::forward(const TensorPtr& x) {
   return p.y;
 }
 
-TensorPtr Module::backward(const TensorPtr& g) {
+TensorPtr Module::backward(const TensorPtr& g, bool finiteKnown) {
   std::lock_guard<std::mutex> guard(mutex_);
   if (!requiresGrad_)
     fail(code::kNoGrad, ErrorKind::Error, name(),
@@ -75,7 +75,7 @@ TensorPtr Module::backward(const TensorPtr& g) {
     fail(code::kDevice, ErrorKind::Error, name(), ".backward() expects a gradient on ", outDevice_.str(),
          " (the device of the latest forward), got one on ", g->device().str());
   auto lock = g->backend().lockForOperation();
-  checkFinite(*g, "the gradient");
+  if (!finiteKnown) checkFinite(*g, "the gradient");
   TensorPtr r = backwardImpl(g);
   checkFinite(*r, (std::string("the input gradient of ") + name() + " (the computation overflowed)").c_str());
   return r;
@@ -110,6 +110,7 @@ class Chain final : public Module {
         first_(std::move(first)),
         second_(std::move(second)) {}
   const char* name() const override { return "OrthoParams module"; }
+  using Module::backward;
 
   TensorPtr forward(const TensorPtr& x) override {
     // Fixed lock order (chain, first, second) so concurrent calls through the
@@ -125,12 +126,13 @@ class Chain final : public Module {
     return p2.y;
   }
 
-  TensorPtr backward(const TensorPtr& g) override {
+  TensorPtr backward(const TensorPtr& g, bool finiteKnown) override {
     std::lock_guard<std::mutex> g0(mutex_);
     if (!requiresGrad_)
       fail(code::kNoGrad, ErrorKind::Error,
            "backward() needs the module built with requiresGrad: true (forward saved nothing to differentiate)");
-    return first_->backward(second_->backward(g));
+    // The second module's result was checked: the first need not check it again.
+    return first_->backward(second_->backward(g, finiteKnown), true);
   }
 
   TensorPtr rightInverse(const TensorPtr& w) override {

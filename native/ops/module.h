@@ -24,7 +24,7 @@ class Module {
   /// Nothing changes (state, context) when it throws.
   virtual TensorPtr forward(const TensorPtr& x);
   /// Vector-Jacobian product for the latest forward's input.
-  virtual TensorPtr backward(const TensorPtr& gradOutput);
+  TensorPtr backward(const TensorPtr& gradOutput) { return backward(gradOutput, false); }
   /// orthogonium's right_inverse (identity for most modules).
   virtual TensorPtr rightInverse(const TensorPtr& w);
 
@@ -51,6 +51,9 @@ class Module {
   /// The computation itself (device lock held, input validated).
   virtual Pending forwardImpl(const TensorPtr& x, bool record) = 0;
   virtual TensorPtr backwardImpl(const TensorPtr& gradOutput) = 0;
+  /// backward() with the gradient's finiteness pass skipped when
+  /// `finiteKnown` (a result already checked: the first module of a chain).
+  virtual TensorPtr backward(const TensorPtr& gradOutput, bool finiteKnown);
   /// Called before forwardImpl with the module mutex held (state checks).
   virtual void checkInput(const TensorPtr& x);
   virtual void dropContext() = 0;

@@ -1,0 +1,111 @@
+// Björck at the sizes where the backends run every step of a matrix at
+// once (the fused forward that also writes out the recorded steps' inputs,
+// and the fused backward over all recorded steps): min(m, n) from 8 to 64
+// on the CPU's small-matrix kernels, and the GPU's shared-memory kernels
+// (with a fallback to the per-step path where a matrix does not fit).
+// Oracles: a float64 reference VJP written here from the expanded step
+// (three products, a different association from the library's), central
+// finite differences, and the float64 reference forward.
+import {
+  DEVICE, M, Tensor, expect, expectClose, fdCheck, mats, ortho, ref, shapeName, wellConditionedTensor,
+} from './00.setup.mjs';
+
+const { BatchedBjorckOrthogonalization, BatchedPowerIteration, DEFAULT_ORTHO_PARAMS, OrthoParams, classParam } = ortho;
+
+// One step w' = (1 + beta) w - beta w w^T w (tall; wide: w w^T w as well)
+// has the VJP  dw = (1 + beta) G - beta (G w^T w + w G^T w + w w^T G).
+function refVjp(W, G, beta, niters, passThrough = false) {
+  const ws = [];
+  let w = W;
+  for (let i = 0; i < niters; i++) {
+    ws.push(w);
+    w = ref.bjorck(w, beta, 1);
+  }
+  if (passThrough) {
+    // The last step is the recorded one; the first niters - 1 pass straight through.
+    ws.splice(0, ws.length - 1);
+  }
+  let g = G;
+  for (let i = ws.length; i-- > 0;) {
+    const v = ws[i];
+    const a = M.mul(g, M.mul(M.t(v), v));
+    const b = M.mul(v, M.mul(M.t(g), v));
+    const c = M.mul(v, M.mul(M.t(v), g));
+    g = M.add(M.scale(g, 1 + beta), M.add(M.add(a, b), c), 1, -beta);
+  }
+  return g;
+}
+
+// [3, 40, 24] tall, [2, 16, 48] wide, [2, 32, 32] square (the GPU kernels
+// take these whole); [1, 64, 64] float64 and [2, 200, 48] exceed the GPU's
+// shared memory (per-step path there, fused on the CPU).
+const SHAPES = [[3, 40, 24], [2, 16, 48], [2, 32, 32], [1, 64, 64], [2, 200, 48]];
+
+describe(`Björck at small-matrix sizes (fused paths) on ${DEVICE}`, function () {
+  for (const shape of SHAPES)
+    for (const passThrough of [false, true])
+      it(`backward = reference VJP and finite differences on ${shapeName(shape)}${passThrough ? ' (passThrough)' : ''}`, function () {
+        const niters = 5;
+        const x = wellConditionedTensor(shape, { seed: 51 });
+        const m = new BatchedBjorckOrthogonalization(shape, { niters, passThrough, requiresGrad: true });
+        const y = m.forwardSync(x);
+        // The recorded forward is the unrecorded one.
+        expectClose(y.toTypedArray(), mats(x).flatMap((w) => Array.from(ref.bjorck(w, 0.5, niters + (passThrough ? 1 : 0)).a)), 1e-12, 'forward');
+        const G = Tensor.randn(shape, { seed: 52, dtype: 'float64', device: DEVICE });
+        const grad = m.backwardSync(G);
+        const steps = niters + (passThrough ? 1 : 0);
+        const want = mats(x).flatMap((w, b) => {
+          const gb = mats(G)[b];
+          // pass-through: the VJP of the last step, at that step's input
+          return Array.from(refVjp(w, gb, 0.5, steps, passThrough).a);
+        });
+        expectClose(grad.toTypedArray(), want, 1e-11, 'VJP');
+        if (!passThrough) {
+          const probe = new BatchedBjorckOrthogonalization(shape, { niters });
+          const err = fdCheck({ x, f: (v) => probe.forwardSync(v), vjp: (v, g) => (m.forwardSync(v), m.backwardSync(g)), directions: 2 });
+          expect(err).to.be.below(1e-6);
+        }
+      });
+
+  it('more recorded steps than one GPU launch carries (40 iterations) match the reference VJP', function () {
+    for (const shape of [[2, 24, 20], [2, 12, 28]]) {
+      const x = wellConditionedTensor(shape, { seed: 53 });
+      const m = new BatchedBjorckOrthogonalization(shape, { niters: 40, beta: 0.4, requiresGrad: true });
+      const y = m.forwardSync(x);
+      expectClose(y.toTypedArray(), mats(x).flatMap((w) => Array.from(ref.bjorck(w, 0.4, 40).a)), 1e-12, 'forward');
+      expect(m.contextBytes).to.equal(40 * x.size * 8);
+      const G = Tensor.randn(shape, { seed: 54, dtype: 'float64', device: DEVICE });
+      const want = mats(x).flatMap((w, b) => Array.from(refVjp(w, mats(G)[b], 0.4, 40).a));
+      expectClose(m.backwardSync(G).toTypedArray(), want, 1e-10, `VJP ${shapeName(shape)}`);
+    }
+  });
+
+  it('float32 backward agrees with the float64 reference VJP (1e-4)', function () {
+    for (const shape of [[3, 40, 24], [2, 16, 48], [4, 32, 32]]) {
+      const x = wellConditionedTensor(shape, { seed: 55 });
+      const x32 = wellConditionedTensor(shape, { seed: 55, dtype: 'float32' });
+      const G = Tensor.randn(shape, { seed: 56, dtype: 'float64', device: DEVICE });
+      const m = new BatchedBjorckOrthogonalization(shape, { requiresGrad: true });
+      m.forwardSync(x32);
+      const grad = m.backwardSync(Tensor.from(Float32Array.from(G.toTypedArray()), shape, { device: DEVICE }));
+      const want = mats(x).flatMap((w, b) => Array.from(refVjp(w, mats(G)[b], 0.5, 12).a));
+      expectClose(grad.toTypedArray(), want, 1e-4, shapeName(shape));
+    }
+  });
+
+  it('the default preset trains through the fused paths: backward = finite differences on [8, 32, 32]', function () {
+    const shape = [8, 32, 32];
+    const x = wellConditionedTensor(shape, { seed: 57, lo: 0.5, hi: 2 });
+    const m = DEFAULT_ORTHO_PARAMS.build(shape, { seed: 1, requiresGrad: true });
+    m.forwardSync(x);
+    // The same chain with the power iteration's state frozen at m's.
+    const probe = new OrthoParams({
+      spectralNormalizer: classParam(BatchedPowerIteration, { powerItNiter: 0, eps: m.spectralNormalizer.eps }),
+      orthogonalizer: DEFAULT_ORTHO_PARAMS.orthogonalizer,
+    }).build(shape);
+    probe.spectralNormalizer.u = m.spectralNormalizer.u;
+    probe.spectralNormalizer.v = m.spectralNormalizer.v;
+    const err = fdCheck({ x, f: (v) => probe.forwardSync(v), vjp: (v, g) => m.backwardSync(g), directions: 2 });
+    expect(err).to.be.below(1e-6);
+  });
+});
