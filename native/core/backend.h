@@ -95,7 +95,8 @@ class Primitives {
   /// C = alpha * op(A) op(A)^T + beta * C, C square and symmetric; both
   /// triangles of C are written. op(A) = A gives A A^T, op(A) = T gives A^T A.
   virtual void syrk(int64_t batch, T alpha, Mat<const T> A, Op opA, T beta, Mat<T> C) = 0;
-  /// In-place lower Cholesky A = L L^T of each symmetric positive definite A;
+  /// In-place lower Cholesky A = L L^T of each symmetric positive definite A
+  /// (both triangles hold A: a backend may read either);
   /// the strictly upper triangle is set to zero. info[b] (host, batch
   /// entries) is 0 on success, else the order of the leading minor that is
   /// not positive definite. Synchronizes.

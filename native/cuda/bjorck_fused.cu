@@ -59,11 +59,12 @@ __device__ inline void foldedGram(int m, int n, const T* w, int ldw, T beta, T* 
 }
 
 // Steps [first, last) of the forward; the matrix comes from X (or Y when
-// first > 0: an earlier launch left it there) and ends in Y. saves.p[s -
-// first] (when non-null) receives the input of step s.
+// first > 0: an earlier launch left it there) and ends in Y. With `saving`
+// (then last - first <= kBjorckPtrs), saves.p[s - first], where non-null,
+// receives the input of step s.
 template <typename T>
 static __global__ void bjorck_fused_kernel(int64_t batch, Mat<const T> X, Mat<T> Y, int first, int last, T beta,
-                                           StepPtrs<T> saves) {
+                                           bool saving, StepPtrs<T> saves) {
   extern __shared__ __align__(16) unsigned char smem[];
   const int m = static_cast<int>(X.rows), n = static_cast<int>(X.cols), k = m < n ? m : n;
   const int ldw = n + 1, ldm = k + 1;
@@ -78,7 +79,8 @@ static __global__ void bjorck_fused_kernel(int64_t batch, Mat<const T> X, Mat<T>
       loadTile(Mat<const T>{Y.data, Y.rows, Y.cols, Y.ld, Y.stride}, b, w, ldw);
     __syncthreads();
     for (int s = first; s < last; ++s) {
-      if (T* save = saves.p[s - first]) storeTile(w, ldw, Mat<T>{save, m, n, n, int64_t(m) * n}, b);
+      if (saving)
+        if (T* save = saves.p[s - first]) storeTile(w, ldw, Mat<T>{save, m, n, n, int64_t(m) * n}, b);
       foldedGram(m, n, w, ldw, beta, M, ldm);
       __syncthreads();
       auto storeW = [&](int p, int q, T val) { w2[p * ldw + q] = val; };
@@ -181,8 +183,10 @@ void launchBjorckFused(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T bet
   do {
     const int last = std::min(steps, first + chunk);
     StepPtrs<T> p{};
-    for (int s = first; s < last; ++s) p.p[s - first] = saves && s > 0 ? saves[s] : nullptr;
-    bjorck_fused_kernel<T><<<blocks, threads, bjorckSmem<T>(m, n), stream>>>(batch, X, Y, first, last, beta, p);
+    if (saves)
+      for (int s = first; s < last; ++s) p.p[s - first] = s > 0 ? saves[s] : nullptr;
+    bjorck_fused_kernel<T><<<blocks, threads, bjorckSmem<T>(m, n), stream>>>(batch, X, Y, first, last, beta,
+                                                                             saves != nullptr, p);
     ORTHO_CUDA_CHECK_LAUNCH("bjorck_fused_kernel");
     first = last;
   } while (first < steps);

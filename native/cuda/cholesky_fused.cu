@@ -1,90 +1,113 @@
 #include "cholesky_fused.cuh"
 #include "common.cuh"
-#include "tile_gemm.cuh"
 
 namespace ortho::cuda {
 
-constexpr int64_t kCholeskyMaxM = 32;
-constexpr int kCholeskyMaxBlock = 256;
+constexpr int64_t kCholeskyMaxM = 32;  // one row per lane
+constexpr int kCholeskyMaxWarps = 4;   // matrices per block
 constexpr std::size_t kCholeskyMaxSmem = 48 * 1024;
 
-// X (m x (n + 1), padded) and S/L (m x (m + 1)) in shared memory.
+// Per warp: X (m x (n + 1), padded against bank conflicts), then L (m x (m + 1)).
 template <typename T>
-std::size_t choleskySmem(int64_t m, int64_t n) {
+std::size_t choleskyWarpSmem(int64_t m, int64_t n) {
   return static_cast<std::size_t>(m * (n + 1) + m * (m + 1)) * sizeof(T);
 }
 
 template <typename T>
 bool choleskyFusedFits(int64_t m, int64_t n) {
-  return m <= kCholeskyMaxM && choleskySmem<T>(m, n) <= kCholeskyMaxSmem;
+  return m <= kCholeskyMaxM && choleskyWarpSmem<T>(m, n) <= kCholeskyMaxSmem;
 }
 
+// One warp per matrix, no block-wide barrier: lane i keeps row i of
+// S = X X^T + shift I in double registers (fully unrolled loops, so the
+// row is indexed by constants), factors it right-looking with the pivot
+// column passed between lanes by shuffles, then solves W = L^{-1} X with
+// one column of X per lane. The earlier kernel (one matrix per block,
+// left-looking, lane 0 alone computing each diagonal entry between two
+// block barriers) had a critical path of about 2 m block barriers and m^2
+// dependent double FMAs per matrix.
+// Rounding: S is rounded to T and the shift added in T (the plain path's
+// syrk + addDiagonal); the factorization runs in double and L is rounded
+// to T once; the solve accumulates in double with the T-rounded L (the L
+// returned for the backward) and rounds each row of W to T before the
+// division by L(i, i), as the plain path's trsm in T would.
 template <typename T>
 static __global__ void cholesky_fused_kernel(int64_t batch, Mat<const T> X, T shift, Mat<T> L, Mat<T> W, int* info) {
   extern __shared__ __align__(16) unsigned char smem[];
-  __shared__ int failed;
   const int m = static_cast<int>(X.rows), n = static_cast<int>(X.cols);
-  const int ldx = n + 1, lds = m + 1;
-  T* x = reinterpret_cast<T*>(smem);
-  T* s = x + m * ldx;
-  for (int64_t b = blockIdx.x; b < batch; b += gridDim.x) {
-    loadTile(X, b, x, ldx);
-    if (threadIdx.x == 0) failed = 0;
-    __syncthreads();
-    // S = X X^T, then + shift on the diagonal (the plain path's order). Sums
-    // run in double: the Cholesky of a nearly singular S (tall X) amplifies
-    // float32 rounding, and this costs little at m <= 32.
-    auto storeS = [&](int p, int q, double v) { s[p * lds + q] = p == q ? static_cast<T>(v) + shift : static_cast<T>(v); };
-    tileGemm<T, decltype(storeS), double>(m, m, n, x, ldx, 1, x, 1, ldx, storeS);
-    __syncthreads();
-    // Left-looking Cholesky in the lower triangle of s, one column at a time.
-    for (int j = 0; j < m; ++j) {
-      if (threadIdx.x == 0) {
-        double d = s[j * lds + j];
-        for (int p = 0; p < j; ++p) d -= double(s[j * lds + p]) * double(s[j * lds + p]);
-        const T dt = static_cast<T>(d);
-        if (!(dt > T(0))) {
-          failed = j + 1;  // the order of the leading minor that fails, as potrf
+  const int ldx = n + 1, ldl = m + 1;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  T* x = reinterpret_cast<T*>(smem) + static_cast<int64_t>(warp) * (m * ldx + m * ldl);
+  T* l = x + m * ldx;
+  for (int64_t b = int64_t(blockIdx.x) * warps + warp; b < batch; b += int64_t(gridDim.x) * warps) {
+    for (int e = lane; e < m * n; e += 32) x[(e / n) * ldx + e % n] = at(X, b, e / n, e % n);
+    __syncwarp();
+    // Row `lane` of S (lanes past m keep zeros and take part in the shuffles).
+    double s[kCholeskyMaxM];
+#pragma unroll
+    for (int k = 0; k < kCholeskyMaxM; ++k) s[k] = 0.0;
+    if (lane < m) {
+      for (int r = 0; r < n; ++r) {
+        const double xi = x[lane * ldx + r];
+#pragma unroll
+        for (int k = 0; k < kCholeskyMaxM; ++k)
+          if (k < m) s[k] += xi * double(x[k * ldx + r]);  // x[k][r]: the same address on every lane
+      }
+    }
+#pragma unroll
+    for (int k = 0; k < kCholeskyMaxM; ++k) s[k] = k == lane ? double(static_cast<T>(s[k]) + shift) : double(static_cast<T>(s[k]));
+    // Right-looking Cholesky: column j of L from lane j's diagonal, then the
+    // trailing rank-1 update of every lane's row.
+    int failed = 0;
+#pragma unroll
+    for (int j = 0; j < kCholeskyMaxM; ++j) {
+      if (j < m && !failed) {
+        const double d = __shfl_sync(0xffffffffu, s[j], j);  // S(j, j), updated
+        if (!(static_cast<T>(d) > T(0))) {
+          failed = j + 1;  // the order of the leading minor that fails, as potrf; uniform over the warp
         } else {
-          s[j * lds + j] = sqrt(dt);
+          const double ljj = sqrt(d);
+          s[j] = lane == j ? ljj : s[j] / ljj;  // rows below j: L(i, j); rows above: unused
+#pragma unroll
+          for (int k = j + 1; k < kCholeskyMaxM; ++k)
+            if (k < m) {
+              const double lkj = __shfl_sync(0xffffffffu, s[j], k);  // L(k, j)
+              if (lane >= k) s[k] -= s[j] * lkj;
+            }
         }
       }
-      __syncthreads();
-      if (failed) break;  // uniform: every thread read the same shared flag
-      for (int i = j + 1 + threadIdx.x; i < m; i += blockDim.x) {
-        double v = s[i * lds + j];
-        for (int p = 0; p < j; ++p) v -= double(s[i * lds + p]) * double(s[j * lds + p]);
-        s[i * lds + j] = static_cast<T>(v) / s[j * lds + j];
-      }
-      __syncthreads();
     }
-    if (threadIdx.x == 0) info[b] = failed;
+    if (lane == 0) info[b] = failed;
     if (!failed) {
-      // W = L^{-1} X by forward substitution, one column of X per thread, in place.
-      for (int c = threadIdx.x; c < n; c += blockDim.x)
+      if (lane < m) {
+#pragma unroll
+        for (int k = 0; k < kCholeskyMaxM; ++k)
+          if (k < m) l[lane * ldl + k] = k <= lane ? static_cast<T>(s[k]) : T(0);
+      }
+      __syncwarp();
+      // W = L^{-1} X by forward substitution, one column of X per lane, in place.
+      for (int c = lane; c < n; c += 32)
         for (int i = 0; i < m; ++i) {
           double v = x[i * ldx + c];
-          for (int p = 0; p < i; ++p) v -= double(s[i * lds + p]) * double(x[p * ldx + c]);
-          x[i * ldx + c] = static_cast<T>(v) / s[i * lds + i];
+          for (int p = 0; p < i; ++p) v -= double(l[i * ldl + p]) * double(x[p * ldx + c]);
+          x[i * ldx + c] = static_cast<T>(v) / l[i * ldl + i];
         }
-      __syncthreads();
-      storeTile(x, ldx, W, b);
-      for (int e = threadIdx.x; e < m * m; e += blockDim.x) {
-        const int i = e / m, j = e % m;
-        at(L, b, i, j) = j <= i ? s[i * lds + j] : T(0);
-      }
+      __syncwarp();
+      for (int e = lane; e < m * n; e += 32) at(W, b, e / n, e % n) = x[(e / n) * ldx + e % n];
+      for (int e = lane; e < m * m; e += 32) at(L, b, e / m, e % m) = l[(e / m) * ldl + e % m];
     }
-    __syncthreads();  // shared memory and `failed` are reused for the next matrix
+    __syncwarp();  // shared memory is reused for the warp's next matrix
   }
 }
 
 template <typename T>
 void launchCholeskyFused(int64_t batch, Mat<const T> X, T shift, Mat<T> L, Mat<T> W, int* info, cudaStream_t stream) {
   const int64_t m = X.rows, n = X.cols;
-  const int64_t work = std::max(tileGemmTiles(m, m), n);
-  const int threads = static_cast<int>(std::min<int64_t>(kCholeskyMaxBlock, std::max<int64_t>(32, (work + 31) / 32 * 32)));
-  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(batch, kMaxBlocks));
-  cholesky_fused_kernel<T><<<blocks, threads, choleskySmem<T>(m, n), stream>>>(batch, X, shift, L, W, info);
+  const std::size_t perWarp = choleskyWarpSmem<T>(m, n);
+  const int warps = static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>({kCholeskyMaxWarps, int64_t(kCholeskyMaxSmem / perWarp), batch})));
+  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((batch + warps - 1) / warps, kMaxBlocks));
+  cholesky_fused_kernel<T><<<blocks, 32 * warps, perWarp * warps, stream>>>(batch, X, shift, L, W, info);
   ORTHO_CUDA_CHECK_LAUNCH("cholesky_fused_kernel");
 }
 

@@ -1,4 +1,4 @@
-// The Cholesky orthogonalization forward for one small matrix per block
+// The Cholesky orthogonalization forward for one small matrix per warp
 // (fusedCholesky primitive): S = X X^T + shift I, L = chol(S) (strict upper
 // triangle zero), W = L^{-1} X; info[b] (host) as potrf's.
 #pragma once

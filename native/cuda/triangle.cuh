@@ -1,4 +1,5 @@
-// In-place triangle operations on square matrices (triangle primitive): zero the strict upper triangle, or mirror the lower one up.
+// In-place triangle operations on square matrices (triangle primitive): zero the strict upper triangle, or mirror
+// the lower one up; and (for potrf) move the upper triangle down.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -8,4 +9,8 @@
 namespace ortho::cuda {
 template <typename T>
 void launchTriangle(int64_t batch, Mat<T> A, TriOp op, cudaStream_t stream);
+/// A = triu(A, 1)^T + diag(A): the strict upper triangle transposed into
+/// the lower one, then zeroed (row-major; the lower triangle is overwritten).
+template <typename T>
+void launchUpperToLower(int64_t batch, Mat<T> A, cudaStream_t stream);
 }  // namespace ortho::cuda

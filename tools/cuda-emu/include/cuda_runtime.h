@@ -37,4 +37,15 @@ template <typename T> T __shfl_down_sync(unsigned, T v, int o) {
   emu::syncwarp();
   return r;
 }
+template <typename T> T __shfl_sync(unsigned, T v, int src) {
+  double* s = emu::warpSlots();
+  int lane = emu::cur->linear & 31;
+  emu::syncwarp();
+  s[lane] = static_cast<double>(v);
+  emu::syncwarp();
+  T r = static_cast<T>(s[src & 31]);
+  emu::syncwarp();
+  return r;
+}
+inline void __syncwarp(unsigned = 0xffffffffu) { emu::syncwarp(); }
 inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) { auto o = *p; *p += v; return o; }

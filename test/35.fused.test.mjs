@@ -1,16 +1,19 @@
-// Björck at the sizes where the backends run every step of a matrix at
-// once (the fused forward that also writes out the recorded steps' inputs,
-// and the fused backward over all recorded steps): min(m, n) from 8 to 64
-// on the CPU's small-matrix kernels, and the GPU's shared-memory kernels
-// (with a fallback to the per-step path where a matrix does not fit).
-// Oracles: a float64 reference VJP written here from the expanded step
-// (three products, a different association from the library's), central
-// finite differences, and the float64 reference forward.
+// The sizes where the backends run a whole reparametrization of one small
+// matrix at once. Björck: every step of a matrix (the fused forward that
+// also writes out the recorded steps' inputs, and the fused backward over
+// all recorded steps), min(m, n) from 8 to 64 on the CPU's small-matrix
+// kernels and the GPU's shared-memory kernels (with a fallback to the
+// per-step path where a matrix does not fit). Cholesky: the GPU's
+// one-warp-per-matrix kernel (m <= 32), with every lane busy and more
+// columns than lanes.
+// Oracles: a float64 reference VJP written here from the expanded Björck
+// step (three products, a different association from the library's),
+// central finite differences, and the float64 reference forwards.
 import {
   DEVICE, M, Tensor, expect, expectClose, fdCheck, mats, ortho, ref, shapeName, wellConditionedTensor,
 } from './00.setup.mjs';
 
-const { BatchedBjorckOrthogonalization, BatchedPowerIteration, DEFAULT_ORTHO_PARAMS, OrthoParams, classParam } = ortho;
+const { BatchedBjorckOrthogonalization, BatchedCholeskyOrthogonalization, BatchedPowerIteration, DEFAULT_ORTHO_PARAMS, OrthoParams, classParam } = ortho;
 
 // One step w' = (1 + beta) w - beta w w^T w (tall; wide: w w^T w as well)
 // has the VJP  dw = (1 + beta) G - beta (G w^T w + w G^T w + w w^T G).
@@ -107,5 +110,30 @@ describe(`Björck at small-matrix sizes (fused paths) on ${DEVICE}`, function ()
     probe.spectralNormalizer.v = m.spectralNormalizer.v;
     const err = fdCheck({ x, f: (v) => probe.forwardSync(v), vjp: (v, g) => m.backwardSync(g), directions: 2 });
     expect(err).to.be.below(1e-6);
+  });
+});
+
+describe(`Cholesky at small-matrix sizes (fused paths) on ${DEVICE}`, function () {
+  // [3, 32, 48]: m = 32 (every lane of a warp a row), n > 32 (a lane
+  // solves two columns); [9, 17, 40]: a batch that leaves a block's last
+  // warps idle; [2, 32, 20]: tall (X X^T + 1e-5 I nearly singular, float64).
+  for (const shape of [[3, 32, 48], [9, 17, 40], [2, 32, 20]])
+    for (const stable of [false, true])
+      it(`forward = reference, backward = finite differences on ${shapeName(shape)}${stable ? ' (stable)' : ''}`, function () {
+        const x = wellConditionedTensor(shape, { seed: 58 });
+        const m = new BatchedCholeskyOrthogonalization(shape, { stable, requiresGrad: true });
+        const y = m.forwardSync(x);
+        expectClose(y.toTypedArray(), mats(x).flatMap((w) => Array.from(ref.cholesky(w).a)), 1e-9, 'forward');
+        const probe = new BatchedCholeskyOrthogonalization(shape, { stable });
+        const err = fdCheck({ x, f: (v) => probe.forwardSync(v), vjp: (v, g) => (m.forwardSync(v), m.backwardSync(g)), directions: 2 });
+        expect(err).to.be.below(1e-6);
+      });
+
+  it('float32 agrees with the float64 reference (1e-4) on [64, 32, 48] and [5, 24, 24]', function () {
+    for (const shape of [[64, 32, 48], [5, 24, 24]]) {
+      const x = wellConditionedTensor(shape, { seed: 59 });
+      const y = new BatchedCholeskyOrthogonalization(shape).forwardSync(wellConditionedTensor(shape, { seed: 59, dtype: 'float32' }));
+      expectClose(y.toTypedArray(), mats(x).flatMap((w) => Array.from(ref.cholesky(w).a)), 1e-4, shapeName(shape));
+    }
   });
 });
