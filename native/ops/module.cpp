@@ -35,7 +35,10 @@ Module::Pending Module::prepare(const TensorPtr& x, bool record, bool finiteKnow
     auto lock = x->backend().lockForOperation();
     if (!finiteKnown) checkFinite(*x, "the input");
     p = forwardImpl(x, record);
-    checkFinite(*p.y, (std::string("the result of ") + name() + " (the computation overflowed)").c_str());
+    // A result that is the input itself (BatchedIdentity) was just checked
+    // or is known finite.
+    if (p.y != x)
+      checkFinite(*p.y, (std::string("the result of ") + name() + " (the computation overflowed)").c_str());
   }
   auto inner = std::move(p.commit);
   TensorPtr y = p.y;
@@ -77,7 +80,8 @@ TensorPtr Module::backward(const TensorPtr& g, bool finiteKnown) {
   auto lock = g->backend().lockForOperation();
   if (!finiteKnown) checkFinite(*g, "the gradient");
   TensorPtr r = backwardImpl(g);
-  checkFinite(*r, (std::string("the input gradient of ") + name() + " (the computation overflowed)").c_str());
+  if (r != g)  // as in prepare(): the gradient itself passed through is checked or known finite
+    checkFinite(*r, (std::string("the input gradient of ") + name() + " (the computation overflowed)").c_str());
   return r;
 }
 
