@@ -170,6 +170,13 @@ class Primitives {
   /// upper triangle zero; info as potrf, host, synchronizes) and, where
   /// info[b] == 0, W = L^{-1} X.
   virtual bool fusedCholesky(int64_t batch, Mat<const T> X, T shift, Mat<T> L, Mat<T> W, int* info) { return false; }
+  /// Cholesky orthogonalization backward (ops/cholesky.cpp) from the saved
+  /// L and W: dX for the gradient G (dense, G's shape). With X.data
+  /// non-null, the stable form (P L^{-1} applied to X instead of W).
+  virtual bool fusedCholeskyBackward(int64_t batch, Mat<const T> L, Mat<const T> W, Mat<const T> X, Mat<const T> G,
+                                     Mat<T> dX) {
+    return false;
+  }
   /// Exponential orthogonalization forward (ops/exponential.cpp): pad X to
   /// D x D, A = (P - P^T) / 2, the K-term series by Horner's rule, crop to
   /// Y (dense, X's shape). Saves nothing.

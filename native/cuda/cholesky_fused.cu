@@ -1,5 +1,6 @@
 #include "cholesky_fused.cuh"
 #include "common.cuh"
+#include "tile_gemm.cuh"
 
 namespace ortho::cuda {
 
@@ -111,10 +112,110 @@ void launchCholeskyFused(int64_t batch, Mat<const T> X, T shift, Mat<T> L, Mat<T
   ORTHO_CUDA_CHECK_LAUNCH("cholesky_fused_kernel");
 }
 
+// ---------------------------------------------------------------------------
+// Backward, one block per matrix (m <= 32), every operand in shared memory:
+// the sequence of ops/cholesky.cpp's backward in one launch instead of
+// batched triangular solves, GEMMs and triangle passes (cuBLAS's batched
+// trsm is slow on many tiny matrices):
+//   gB = L^{-T} G;  A = tril(-gB W^T);  P = Phi(L^T A) (lower mirrored);
+//   P = L^{-T} P;  stable: P = P L^{-1}, dX = gB + P X;  else dX = gB + P W.
+// Triangular solves: one right-hand side per thread, sums in double.
+
+// L, A and P (m x (m + 1) each), gB and W-then-X (m x (n + 1) each).
+template <typename T>
+std::size_t choleskyBackwardSmem(int64_t m, int64_t n) {
+  return static_cast<std::size_t>(3 * m * (m + 1) + 2 * m * (n + 1)) * sizeof(T);
+}
+
+template <typename T>
+bool choleskyBackwardFusedFits(int64_t m, int64_t n) {
+  return m <= kCholeskyMaxM && choleskyBackwardSmem<T>(m, n) <= kCholeskyMaxSmem;
+}
+
+// B (m x cols, row stride ldb) = L^{-T} B, one column per thread.
+template <typename T>
+__device__ inline void solveLowerTransposed(int m, int cols, const T* l, int ldl, T* B, int ldb) {
+  for (int c = threadIdx.x; c < cols; c += blockDim.x)
+    for (int i = m - 1; i >= 0; --i) {
+      double v = B[i * ldb + c];
+      for (int p = i + 1; p < m; ++p) v -= double(l[p * ldl + i]) * double(B[p * ldb + c]);
+      B[i * ldb + c] = static_cast<T>(v) / l[i * ldl + i];
+    }
+}
+
+template <typename T>
+static __global__ void cholesky_backward_fused_kernel(int64_t batch, Mat<const T> L, Mat<const T> W, Mat<const T> X,
+                                                      bool stable, Mat<const T> G, Mat<T> dX) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  const int m = static_cast<int>(G.rows), n = static_cast<int>(G.cols);
+  const int ldl = m + 1, ldg = n + 1;
+  T* l = reinterpret_cast<T*>(smem);
+  T* a = l + m * ldl;
+  T* pm = a + m * ldl;
+  T* gb = pm + m * ldl;
+  T* w = gb + m * ldg;  // W, then (stable) X
+  for (int64_t b = blockIdx.x; b < batch; b += gridDim.x) {
+    loadTile(L, b, l, ldl);
+    loadTile(G, b, gb, ldg);
+    loadTile(W, b, w, ldg);
+    __syncthreads();
+    solveLowerTransposed(m, n, l, ldl, gb, ldg);  // gB = L^{-T} G
+    __syncthreads();
+    auto storeA = [&](int p, int q, T v) { a[p * ldl + q] = q <= p ? -v : T(0); };
+    tileGemm<T>(m, m, n, gb, ldg, 1, w, 1, ldg, storeA);  // A = tril(-gB W^T)
+    __syncthreads();
+    // P = L^T A, its lower triangle mirrored: the thread of (p, q), p >= q,
+    // writes both places; the threads of the strict upper outputs write none.
+    auto storeP = [&](int p, int q, T v) {
+      if (q <= p) {
+        pm[p * ldl + q] = v;
+        pm[q * ldl + p] = v;
+      }
+    };
+    tileGemm<T>(m, m, m, l, 1, ldl, a, ldl, 1, storeP);
+    __syncthreads();
+    solveLowerTransposed(m, m, l, ldl, pm, ldl);  // P = L^{-T} P
+    __syncthreads();
+    if (stable) {
+      // P = P L^{-1}: row r of P solves z L = p_r, one row per thread.
+      for (int r = threadIdx.x; r < m; r += blockDim.x)
+        for (int j = m - 1; j >= 0; --j) {
+          double v = pm[r * ldl + j];
+          for (int q = j + 1; q < m; ++q) v -= double(pm[r * ldl + q]) * double(l[q * ldl + j]);
+          pm[r * ldl + j] = static_cast<T>(v) / l[j * ldl + j];
+        }
+      loadTile(X, b, w, ldg);  // W is no longer read
+      __syncthreads();
+    }
+    // dX = gB + P W (or P X), written straight out.
+    auto storeOut = [&](int p, int q, T v) { at(dX, b, p, q) = gb[p * ldg + q] + v; };
+    tileGemm<T>(m, n, m, pm, ldl, 1, w, ldg, 1, storeOut);
+    __syncthreads();  // shared memory is reloaded for the next matrix
+  }
+}
+
+template <typename T>
+void launchCholeskyBackwardFused(int64_t batch, Mat<const T> L, Mat<const T> W, Mat<const T> X, Mat<const T> G,
+                                 Mat<T> dX, cudaStream_t stream) {
+  const int64_t m = G.rows, n = G.cols;
+  const int64_t work = std::max({tileGemmTiles(m, n), tileGemmTiles(m, m), n, m});
+  const int threads = static_cast<int>(std::min<int64_t>(256, std::max<int64_t>(32, (work + 31) / 32 * 32)));
+  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(batch, kMaxBlocks));
+  cholesky_backward_fused_kernel<T><<<blocks, threads, choleskyBackwardSmem<T>(m, n), stream>>>(
+      batch, L, W, X, X.data != nullptr, G, dX);
+  ORTHO_CUDA_CHECK_LAUNCH("cholesky_backward_fused_kernel");
+}
+
 template bool choleskyFusedFits<float>(int64_t, int64_t);
 template bool choleskyFusedFits<double>(int64_t, int64_t);
 template void launchCholeskyFused<float>(int64_t, Mat<const float>, float, Mat<float>, Mat<float>, int*, cudaStream_t);
 template void launchCholeskyFused<double>(int64_t, Mat<const double>, double, Mat<double>, Mat<double>, int*,
                                           cudaStream_t);
+template bool choleskyBackwardFusedFits<float>(int64_t, int64_t);
+template bool choleskyBackwardFusedFits<double>(int64_t, int64_t);
+template void launchCholeskyBackwardFused<float>(int64_t, Mat<const float>, Mat<const float>, Mat<const float>,
+                                                 Mat<const float>, Mat<float>, cudaStream_t);
+template void launchCholeskyBackwardFused<double>(int64_t, Mat<const double>, Mat<const double>, Mat<const double>,
+                                                  Mat<const double>, Mat<double>, cudaStream_t);
 
 }  // namespace ortho::cuda

@@ -445,6 +445,15 @@ bool CudaPrimitives<T>::fusedCholesky(int64_t batch, Mat<const T> X, T shift, Ma
 }
 
 template <typename T>
+bool CudaPrimitives<T>::fusedCholeskyBackward(int64_t batch, Mat<const T> L, Mat<const T> W, Mat<const T> X,
+                                              Mat<const T> G, Mat<T> dX) {
+  if (!ctx_.fused || !choleskyBackwardFusedFits<T>(G.rows, G.cols)) return false;
+  ctx_.activate();
+  launchCholeskyBackwardFused<T>(batch, L, W, X, G, dX, ctx_.stream);
+  return true;
+}
+
+template <typename T>
 bool CudaPrimitives<T>::fusedExponential(int64_t batch, Mat<const T> X, Mat<T> Y, int K) {
   if (!ctx_.fused || !exponentialFusedFits<T>(X.rows, X.cols)) return false;
   ctx_.activate();

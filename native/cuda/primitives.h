@@ -36,6 +36,8 @@ class CudaPrimitives final : public Primitives<T> {
   bool fusedBjorckBackward(int64_t batch, const T* const* ws, int steps, Mat<const T> G, Mat<T> dX,
                            T beta) override;
   bool fusedCholesky(int64_t batch, Mat<const T> X, T shift, Mat<T> L, Mat<T> W, int* info) override;
+  bool fusedCholeskyBackward(int64_t batch, Mat<const T> L, Mat<const T> W, Mat<const T> X, Mat<const T> G,
+                             Mat<T> dX) override;
   bool fusedExponential(int64_t batch, Mat<const T> X, Mat<T> Y, int K) override;
 
  private:

@@ -38,17 +38,18 @@ class Bjorck final : public Module {
       std::vector<TensorPtr> saved;
       TensorPtr cur = x, spare;
       int first = 0;
+      // The tensors that keep each recorded step's input (keep[0] = x):
+      // written by the fused primitive, or by the step before in the loop.
+      std::vector<TensorPtr> keep(static_cast<std::size_t>(steps));
+      if (record)
+        for (int s = passThrough_ ? steps - 1 : 0; s < steps; ++s) keep[s] = s == 0 ? x : e.empty(x->shape());
       if (steps > 0) {
         // Every step as one fused primitive where the backend has it, the
         // recorded steps' inputs written out on the way (pass-through: the
         // last step's only).
-        std::vector<TensorPtr> keep(static_cast<std::size_t>(steps));
         std::vector<T*> ptrs(static_cast<std::size_t>(steps), nullptr);
-        if (record)
-          for (int s = passThrough_ ? steps - 1 : 0; s < steps; ++s) {
-            keep[s] = s == 0 ? x : e.empty(x->shape());
-            if (s > 0) ptrs[s] = keep[s]->template data<T>();
-          }
+        for (int s = 1; s < steps; ++s)
+          if (keep[s]) ptrs[s] = keep[s]->template data<T>();
         TensorPtr out = e.empty(x->shape());
         if (e.p.fusedBjorck(d.batch, x->mat<T>(), out->template mat<T>(), steps, T(beta_),
                             record ? ptrs.data() : nullptr)) {
@@ -57,17 +58,23 @@ class Bjorck final : public Module {
           for (TensorPtr& t : keep)
             if (t) saved.push_back(std::move(t));
         } else {
-          spare = out;  // not fused: the buffer serves the first step
+          spare = out;  // not fused: the buffer serves a step below
         }
       }
       TensorPtr gram = first < steps ? e.empty({d.batch, std::min(d.m, d.n), std::min(d.m, d.n)}) : nullptr;
       for (int i = first; i < steps; ++i) {
-        const bool keep = record && (!passThrough_ || i == steps - 1);
-        if (keep) saved.push_back(cur);
-        TensorPtr next = spare ? spare : e.empty(x->shape());
-        spare = nullptr;
+        if (keep[i]) saved.push_back(cur);  // cur is keep[i]
+        TensorPtr next;
+        if (i + 1 < steps && keep[i + 1]) {
+          next = keep[i + 1];
+        } else if (spare) {
+          next = spare;
+          spare = nullptr;
+        } else {
+          next = e.empty(x->shape());
+        }
         step<T>(e, d, *cur, *gram, *next);
-        if (!keep && cur != x) spare = cur;  // reuse the buffer two steps later
+        if (!keep[i] && cur != x) spare = cur;  // reuse the buffer two steps later
         cur = next;
       }
       if (cur == x) cur = e.clone(*x);  // niters == 0: still a new tensor
