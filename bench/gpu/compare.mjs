@@ -31,6 +31,8 @@ const cases = [];
 for (const { shape, target } of SIZES) {
   for (const preset of Object.keys(PRESETS)) cases.push({ preset, shape, kind: 'forward', target });
   cases.push({ preset: 'default', shape, kind: 'backward', target });
+  // Not a target of the issue: the Cholesky backward (fused per small matrix since the third session).
+  cases.push({ preset: 'cholesky', shape, kind: 'backward', target: null });
 }
 cases.forEach((c, i) => {
   c.id = `${c.preset} ${c.kind} [${c.shape.join(',')}]`;
@@ -154,7 +156,7 @@ const rows = cases.map((c) => {
   const plainRatio = p.ms !== undefined && t.ms !== undefined ? p.ms / t.ms : null;
   return {
     id: c.id, ours: o.ms ?? null, plain: p.ms ?? null, torch: t.ms ?? null, ratio, plainRatio, target: c.target,
-    ok: ratio !== null && ratio <= c.target, oursError: o.error, plainError: p.error, torchError: t.error,
+    ok: c.target !== null && ratio !== null && ratio <= c.target, oursError: o.error, plainError: p.error, torchError: t.error,
   };
 });
 
@@ -165,6 +167,6 @@ console.log('\nours / PyTorch (float32, median ms; target = max ratio; plain = O
 console.log(`${'case'.padEnd(44)} ${'ours'.padStart(8)} ${'plain'.padStart(8)} ${'torch'.padStart(8)} ${'ratio'.padStart(5)} ${'plain'.padStart(5)} target`);
 const short = (e) => (e ? e.slice(0, 60) : '');
 for (const r of rows)
-  console.log(`${r.id.padEnd(44)} ${fmt(r.ours).padStart(8)} ${fmt(r.plain).padStart(8)} ${fmt(r.torch).padStart(8)} ${fmt(r.ratio, 2).padStart(5)} ${fmt(r.plainRatio, 2).padStart(5)} ${r.ok ? 'ok' : 'MISS'} <=${r.target}${r.oursError ? ` ours: ${short(r.oursError)}` : ''}${r.torchError ? ` torch: ${short(r.torchError)}` : ''}`);
+  console.log(`${r.id.padEnd(44)} ${fmt(r.ours).padStart(8)} ${fmt(r.plain).padStart(8)} ${fmt(r.torch).padStart(8)} ${fmt(r.ratio, 2).padStart(5)} ${fmt(r.plainRatio, 2).padStart(5)} ${r.target === null ? 'info' : `${r.ok ? 'ok' : 'MISS'} <=${r.target}`}${r.oursError ? ` ours: ${short(r.oursError)}` : ''}${r.torchError ? ` torch: ${short(r.torchError)}` : ''}`);
 const met = rows.filter((r) => r.ok).length;
-console.log(`targets met: ${met}/${rows.length}`);
+console.log(`targets met: ${met}/${rows.filter((r) => r.target !== null).length}`);
