@@ -509,7 +509,7 @@ class CpuPrimitives final : public Primitives<T> {
             rows = cpu::rowsOf(n, m, w, int64_t(1), n, pack, ldb);
             cpu::smallGemm(m, m, n, T(1), static_cast<const T*>(g), n, int64_t(1), rows, ldb, T(0), S, k);
           }
-          symmetrizeSum(k, S);
+          cpu::symmetrizeSum(k, S, k);
           int64_t lds;
           const T* rows = tall ? cpu::rowsOf(k, n, static_cast<const T*>(S), k, int64_t(1), pack, lds)
                                : cpu::rowsOf(m, n, w, n, int64_t(1), pack, lds);
@@ -677,19 +677,6 @@ class CpuPrimitives final : public Primitives<T> {
     } else {
       const T* rows = cpu::rowsOf(m, n, w, ldw, int64_t(1), pack, ldb);
       cpu::smallGemm(m, n, m, T(1), static_cast<const T*>(g), ldg, int64_t(1), rows, ldb, T(0), out, ldo);
-    }
-  }
-
-  // S = S + S^T in place (k x k, row stride k): each pair summed once, in
-  // the order addTransposed uses (S(i, j) + S(j, i)).
-  static void symmetrizeSum(int64_t k, T* S) {
-    for (int64_t i = 0; i < k; ++i) {
-      S[i * k + i] += S[i * k + i];
-      for (int64_t j = 0; j < i; ++j) {
-        const T v = S[i * k + j] + S[j * k + i];
-        S[i * k + j] = v;
-        S[j * k + i] = v;
-      }
     }
   }
 

@@ -215,6 +215,35 @@ inline void mirrorLower(int64_t n, T* c, int64_t ldc) {
     for (int64_t j = std::max(i + 1, done); j < n; ++j) c[i * ldc + j] = c[j * ldc + i];
 }
 
+/// c = c + c^T in place (row-major n x n): each pair summed once, as
+/// c(i, j) + c(j, i) with i >= j (the order of the backends' addTransposed;
+/// IEEE addition commutes exactly, so the diagonal tiles may sum either
+/// way). With AVX, whole register tiles: a strided element loop reads one
+/// cache line per upper element, as in mirrorLower.
+template <typename T>
+inline void symmetrizeSum(int64_t n, T* c, int64_t ldc) {
+  int64_t done = 0;  // rows and columns [0, done) covered by whole tiles
+#if defined(__AVX__)
+  constexpr int64_t E = kTransposeTile<T>;
+  done = n / E * E;
+  alignas(32) T up[E * E], sum[E * E];
+  for (int64_t i0 = 0; i0 < done; i0 += E)
+    for (int64_t j0 = 0; j0 <= i0; j0 += E) {
+      transposeTile(c + j0 * ldc + i0, ldc, up, E);  // up(r, s) = c(j0 + s, i0 + r)
+      for (int64_t r = 0; r < E; ++r)
+        for (int64_t s = 0; s < E; ++s) sum[r * E + s] = c[(i0 + r) * ldc + j0 + s] + up[r * E + s];
+      for (int64_t r = 0; r < E; ++r) std::memcpy(c + (i0 + r) * ldc + j0, sum + r * E, sizeof(T) * E);
+      transposeTile(sum, E, c + j0 * ldc + i0, ldc);
+    }
+#endif
+  for (int64_t i = done; i < n; ++i)
+    for (int64_t j = 0; j <= i; ++j) {
+      const T v = c[i * ldc + j] + c[j * ldc + i];
+      c[i * ldc + j] = v;
+      c[j * ldc + i] = v;
+    }
+}
+
 /// Rows j..m-1 of the nc columns starting at x (row i at x + i * ldx) times
 /// (I - t v v^T), with v = [1; work[i * n + j] for i > j] (reflector j of
 /// smallQr, stored below the diagonal of its row-major m x n work). The
