@@ -70,7 +70,7 @@ describe(`Björck at small-matrix sizes (fused paths) on ${DEVICE}`, function ()
         }
       });
 
-  it('more recorded steps than one GPU launch carries (40 iterations) match the reference VJP', function () {
+  it('more steps than one GPU launch carries (40 iterations, recorded and pass-through) match the reference VJP', function () {
     for (const shape of [[2, 24, 20], [2, 12, 28]]) {
       const x = wellConditionedTensor(shape, { seed: 53 });
       const m = new BatchedBjorckOrthogonalization(shape, { niters: 40, beta: 0.4, requiresGrad: true });
@@ -80,6 +80,12 @@ describe(`Björck at small-matrix sizes (fused paths) on ${DEVICE}`, function ()
       const G = Tensor.randn(shape, { seed: 54, dtype: 'float64', device: DEVICE });
       const want = mats(x).flatMap((w, b) => Array.from(refVjp(w, mats(G)[b], 0.4, 40).a));
       expectClose(m.backwardSync(G).toTypedArray(), want, 1e-10, `VJP ${shapeName(shape)}`);
+      // pass-through: only the 41st step's input is saved, in the second launch
+      const pt = new BatchedBjorckOrthogonalization(shape, { niters: 40, beta: 0.4, passThrough: true, requiresGrad: true });
+      expectClose(pt.forwardSync(x).toTypedArray(), mats(x).flatMap((w) => Array.from(ref.bjorck(w, 0.4, 41).a)), 1e-12, 'pass-through forward');
+      expect(pt.contextBytes).to.equal(x.size * 8);
+      const wantPt = mats(x).flatMap((w, b) => Array.from(refVjp(w, mats(G)[b], 0.4, 41, true).a));
+      expectClose(pt.backwardSync(G).toTypedArray(), wantPt, 1e-10, `pass-through VJP ${shapeName(shape)}`);
     }
   });
 
