@@ -105,14 +105,9 @@ class CpuPrimitives final : public Primitives<T> {
 #if ORTHO_SMALL_KERNELS
     if (useSmall(M, N, K)) {
       forEachMatrix(batch, 2.0 * M * N * K, [&](int64_t b) {
-        thread_local std::vector<T> pack;
-        const T* a = A.data + b * A.stride;
-        const T* bm = B.data + b * B.stride;
-        int64_t ldb;
-        const T* rows = opB == Op::N ? cpu::rowsOf(K, N, bm, B.ld, int64_t(1), pack, ldb)
-                                     : cpu::rowsOf(K, N, bm, int64_t(1), B.ld, pack, ldb);
-        cpu::smallGemm(M, N, K, alpha, a, opA == Op::N ? A.ld : 1, opA == Op::N ? 1 : A.ld, rows, ldb, beta,
-                       C.data + b * C.stride, C.ld);
+        smallProduct(M, N, K, alpha, A.data + b * A.stride, opA == Op::N ? A.ld : 1, opA == Op::N ? 1 : A.ld,
+                     B.data + b * B.stride, opB == Op::N ? B.ld : 1, opB == Op::N ? 1 : B.ld, beta,
+                     C.data + b * C.stride, C.ld);
       });
       return;
     }
@@ -482,7 +477,7 @@ class CpuPrimitives final : public Primitives<T> {
 #if ORTHO_SMALL_KERNELS
     if (steps > 0 && useSmall(k, k, std::max(m, n))) {
       forEachMatrix(batch, 8.0 * m * n * k * steps, [&](int64_t b) {
-        thread_local std::vector<T> scratch, pack;
+        thread_local std::vector<T> scratch;
         scratch.resize(static_cast<std::size_t>(2 * m * n + 2 * k * k));
         T* g = scratch.data();
         T* out = g + m * n;
@@ -495,28 +490,18 @@ class CpuPrimitives final : public Primitives<T> {
           // The first step (the last one run) writes straight into dX.
           T* o = s == 0 ? dX.data + b * dX.stride : out;
           const int64_t ldo = s == 0 ? dX.ld : n;
-          smallSyrk(-beta, w, n, tall ? Op::T : Op::N, k, std::max(m, n), T(0), M, k);
-          for (int64_t i = 0; i < k; ++i) M[i * k + i] += T(1) + beta;
-          int64_t ldb;
+          smallFoldedGram(m, n, beta, w, n, M, k);
           if (tall) {
-            const T* rows = cpu::rowsOf(k, n, static_cast<const T*>(M), k, int64_t(1), pack, ldb);
-            cpu::smallGemm(m, n, k, T(1), static_cast<const T*>(g), n, int64_t(1), rows, ldb, T(0), o, ldo);
-            rows = cpu::rowsOf(m, n, w, n, int64_t(1), pack, ldb);
-            cpu::smallGemm(k, n, m, T(1), static_cast<const T*>(g), int64_t(1), n, rows, ldb, T(0), S, k);
+            smallProduct(m, n, k, T(1), g, n, 1, M, k, 1, T(0), o, ldo);        // g M
+            smallProduct(k, n, m, T(1), g, 1, n, w, n, 1, T(0), S, k);          // g^T w
+            cpu::symmetrizeSum(k, S, k);
+            smallProduct(m, n, k, -beta, w, n, 1, S, k, 1, T(1), o, ldo);       // - beta w S
           } else {
-            const T* rows = cpu::rowsOf(m, n, static_cast<const T*>(g), n, int64_t(1), pack, ldb);
-            cpu::smallGemm(m, n, m, T(1), static_cast<const T*>(M), k, int64_t(1), rows, ldb, T(0), o, ldo);
-            rows = cpu::rowsOf(n, m, w, int64_t(1), n, pack, ldb);
-            cpu::smallGemm(m, m, n, T(1), static_cast<const T*>(g), n, int64_t(1), rows, ldb, T(0), S, k);
+            smallProduct(m, n, m, T(1), M, k, 1, g, n, 1, T(0), o, ldo);        // M g
+            smallProduct(m, m, n, T(1), g, n, 1, w, 1, n, T(0), S, k);          // g w^T
+            cpu::symmetrizeSum(k, S, k);
+            smallProduct(m, n, m, -beta, S, k, 1, w, n, 1, T(1), o, ldo);       // - beta S w
           }
-          cpu::symmetrizeSum(k, S, k);
-          int64_t lds;
-          const T* rows = tall ? cpu::rowsOf(k, n, static_cast<const T*>(S), k, int64_t(1), pack, lds)
-                               : cpu::rowsOf(m, n, w, n, int64_t(1), pack, lds);
-          if (tall)
-            cpu::smallGemm(m, n, k, -beta, w, n, int64_t(1), rows, lds, T(1), o, ldo);
-          else
-            cpu::smallGemm(m, n, m, -beta, static_cast<const T*>(S), k, int64_t(1), rows, lds, T(1), o, ldo);
           if (s > 0) std::swap(g, out);
         }
       });
@@ -665,30 +650,40 @@ class CpuPrimitives final : public Primitives<T> {
   // diagonal, then the one product with w (w g when tall, g w when wide).
   static void smallBjorckStep(int64_t m, int64_t n, T beta, const T* w, int64_t ldw, T* g, int64_t ldg, T* out,
                               int64_t ldo) {
+    smallFoldedGram(m, n, beta, w, ldw, g, ldg);
+    if (m >= n)
+      smallProduct(m, n, n, T(1), w, ldw, 1, g, ldg, 1, T(0), out, ldo);
+    else
+      smallProduct(m, n, m, T(1), g, ldg, 1, w, ldw, 1, T(0), out, ldo);
+  }
+
+  // M (k x k, row stride ldm) = (1 + beta) I - beta Gram(w) for one small
+  // m x n matrix w, k = min(m, n): w^T w when tall, w w^T when wide (the
+  // plain path's syrk with alpha = -beta, then addDiagonal).
+  static void smallFoldedGram(int64_t m, int64_t n, T beta, const T* w, int64_t ldw, T* M, int64_t ldm) {
     const int64_t k = std::min(m, n);
-    const bool tall = m >= n;
-    smallSyrk(-beta, w, ldw, tall ? Op::T : Op::N, k, std::max(m, n), T(0), g, ldg);
-    for (int64_t i = 0; i < k; ++i) g[i * ldg + i] += T(1) + beta;
+    smallSyrk(-beta, w, ldw, m >= n ? Op::T : Op::N, k, std::max(m, n), T(0), M, ldm);
+    for (int64_t i = 0; i < k; ++i) M[i * ldm + i] += T(1) + beta;
+  }
+
+  // C (M x N) = alpha A' B' + beta C on the small kernels, A'(i, r) =
+  // a[i * sai + r * sak], B'(r, j) = b[r * sbk + j * sbj] (read in place
+  // when its rows are whole register tiles, else packed). lowerOnly: as
+  // smallGemm's.
+  static void smallProduct(int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t sai, int64_t sak,
+                           const T* b, int64_t sbk, int64_t sbj, T beta, T* c, int64_t ldc, bool lowerOnly = false) {
     thread_local std::vector<T> pack;
     int64_t ldb;
-    if (tall) {
-      const T* rows = cpu::rowsOf(k, k, static_cast<const T*>(g), ldg, int64_t(1), pack, ldb);
-      cpu::smallGemm(m, n, k, T(1), w, ldw, int64_t(1), rows, ldb, T(0), out, ldo);
-    } else {
-      const T* rows = cpu::rowsOf(m, n, w, ldw, int64_t(1), pack, ldb);
-      cpu::smallGemm(m, n, m, T(1), static_cast<const T*>(g), ldg, int64_t(1), rows, ldb, T(0), out, ldo);
-    }
+    const T* rows = cpu::rowsOf(K, N, b, sbk, sbj, pack, ldb);
+    cpu::smallGemm(M, N, K, alpha, a, sai, sak, rows, ldb, beta, c, ldc, lowerOnly);
   }
 
   // C = alpha op(A) op(A)^T + beta C for one M x M matrix C (op(A): M x K),
   // lower register tiles then a mirror: both triangles written.
   static void smallSyrk(T alpha, const T* a, int64_t lda, Op opA, int64_t M, int64_t K, T beta, T* c, int64_t ldc) {
-    thread_local std::vector<T> pack;
-    int64_t ldb;
-    // B'(k, j) = op(A)(j, k): rows of A when op(A) = A^T, else A transposed.
-    const T* rows = opA == Op::T ? cpu::rowsOf(K, M, a, lda, int64_t(1), pack, ldb)
-                                 : cpu::rowsOf(K, M, a, int64_t(1), lda, pack, ldb);
-    cpu::smallGemm(M, M, K, alpha, a, opA == Op::N ? lda : 1, opA == Op::N ? 1 : lda, rows, ldb, beta, c, ldc, true);
+    // A' = op(A); B'(k, j) = op(A)(j, k): rows of A when op(A) = A^T, else A transposed.
+    const bool t = opA == Op::T;
+    smallProduct(M, M, K, alpha, a, t ? 1 : lda, t ? lda : 1, a, t ? lda : 1, t ? 1 : lda, beta, c, ldc, true);
     cpu::mirrorLower(M, c, ldc);
   }
 #endif
