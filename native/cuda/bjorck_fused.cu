@@ -89,9 +89,7 @@ static __global__ void bjorck_fused_kernel(int64_t batch, Mat<const T> X, Mat<T>
       else
         tileGemm<T>(m, n, k, M, ldm, 1, w, ldw, 1, storeW);  // M w
       __syncthreads();
-      T* t = w;
-      w = w2;
-      w2 = t;
+      swapBuffers(w, w2);
     }
     storeTile(w, ldw, Y, b);
     __syncthreads();  // shared memory is reloaded for the next matrix
@@ -155,9 +153,7 @@ static __global__ void bjorck_backward_fused_kernel(int64_t batch, Mat<const T> 
         tileGemm<T>(m, n, m, S, ldm, 1, w, ldw, 1, addOut);    // - beta S w
       }
       __syncthreads();
-      T* t = g;
-      g = out;
-      out = t;
+      swapBuffers(g, out);
     }
     storeTile(g, ldw, dX, b);
     __syncthreads();  // shared memory is reloaded for the next matrix
@@ -166,8 +162,7 @@ static __global__ void bjorck_backward_fused_kernel(int64_t batch, Mat<const T> 
 
 static int bjorckThreads(int64_t m, int64_t n) {
   const int64_t k = std::min(m, n);
-  const int64_t work = std::max(tileGemmTiles(k, k), tileGemmTiles(m, n));
-  return static_cast<int>(std::min<int64_t>(kBjorckMaxBlock, std::max<int64_t>(32, (work + 31) / 32 * 32)));
+  return tileBlockThreads(std::max(tileGemmTiles(k, k), tileGemmTiles(m, n)), kBjorckMaxBlock);
 }
 
 template <typename T>

@@ -198,8 +198,7 @@ template <typename T>
 void launchCholeskyBackwardFused(int64_t batch, Mat<const T> L, Mat<const T> W, Mat<const T> X, Mat<const T> G,
                                  Mat<T> dX, cudaStream_t stream) {
   const int64_t m = G.rows, n = G.cols;
-  const int64_t work = std::max({tileGemmTiles(m, n), tileGemmTiles(m, m), n, m});
-  const int threads = static_cast<int>(std::min<int64_t>(256, std::max<int64_t>(32, (work + 31) / 32 * 32)));
+  const int threads = tileBlockThreads(std::max({tileGemmTiles(m, n), tileGemmTiles(m, m), n, m}), 256);
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(batch, kMaxBlocks));
   cholesky_backward_fused_kernel<T><<<blocks, threads, choleskyBackwardSmem<T>(m, n), stream>>>(
       batch, L, W, X, X.data != nullptr, G, dX);

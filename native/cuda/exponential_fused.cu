@@ -43,9 +43,7 @@ static __global__ void exponential_fused_kernel(int64_t batch, Mat<const T> X, M
       const T inv = static_cast<T>(1.0 / j);
       tileGemm<T>(D, D, D, a, ld, 1, h, ld, 1, [&](int p, int q, T v) { h2[p * ld + q] = p == q ? inv * v + T(1) : inv * v; });
       __syncthreads();
-      T* t = h;
-      h = h2;
-      h2 = t;
+      swapBuffers(h, h2);
     }
     storeTile(h, ld, Y, b);
     __syncthreads();  // shared memory is reloaded for the next matrix
@@ -55,8 +53,7 @@ static __global__ void exponential_fused_kernel(int64_t batch, Mat<const T> X, M
 template <typename T>
 void launchExponentialFused(int64_t batch, Mat<const T> X, Mat<T> Y, int K, cudaStream_t stream) {
   const int64_t D = std::max(X.rows, X.cols);
-  const int threads =
-      static_cast<int>(std::min<int64_t>(kExpMaxBlock, std::max<int64_t>(32, (tileGemmTiles(D, D) + 31) / 32 * 32)));
+  const int threads = tileBlockThreads(tileGemmTiles(D, D), kExpMaxBlock);
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(batch, kMaxBlocks));
   exponential_fused_kernel<T><<<blocks, threads, exponentialSmem<T>(D), stream>>>(batch, X, Y, K);
   ORTHO_CUDA_CHECK_LAUNCH("exponential_fused_kernel");

@@ -27,6 +27,21 @@ inline int64_t tileGemmTiles(int64_t P, int64_t Q) {
   return ((P + kTileGemmTile - 1) / kTileGemmTile) * ((Q + kTileGemmTile - 1) / kTileGemmTile);
 }
 
+/// Threads for a block of a per-matrix kernel with `work` units that run
+/// in parallel (thread tiles, columns): whole warps, at least one, at most
+/// maxThreads.
+inline int tileBlockThreads(int64_t work, int maxThreads) {
+  return static_cast<int>(std::min<int64_t>(maxThreads, std::max<int64_t>(32, (work + 31) / 32 * 32)));
+}
+
+/// Swaps two shared-memory buffers (the current and the next iterate).
+template <typename T>
+__device__ inline void swapBuffers(T*& a, T*& b) {
+  T* t = a;
+  a = b;
+  b = t;
+}
+
 // C(p, q) = sum_r A(p, r) B(r, q) for P x Q outputs, A(p, r) = As[p * asp +
 // r * asr], B(r, q) = Bs[r * bsr + q * bsq]; epi(p, q, value) stores.
 // Thread tiles of kTileGemmTile x kTileGemmTile outputs, rows p0 + s * hp and

@@ -27,25 +27,21 @@ void markLaunchError(cudaError_t e);
 #define __syncthreads() emu::syncthreads()
 using std::sqrt;
 using std::isfinite;
-template <typename T> T __shfl_down_sync(unsigned, T v, int o) {
-  double* s = emu::warpSlots();
-  int lane = emu::cur->linear & 31;
-  emu::syncwarp();
+namespace emu {
+// The value lane `src` of the calling warp passes in (v when src is past the
+// warp), every lane arriving: the exchange behind both shuffles below.
+template <typename T> T shuffle(T v, int src) {
+  double* s = warpSlots();
+  int lane = cur->linear & 31;
+  syncwarp();
   s[lane] = static_cast<double>(v);
-  emu::syncwarp();
-  T r = lane + o < 32 ? static_cast<T>(s[lane + o]) : v;
-  emu::syncwarp();
+  syncwarp();
+  T r = src < 32 ? static_cast<T>(s[src]) : v;
+  syncwarp();
   return r;
 }
-template <typename T> T __shfl_sync(unsigned, T v, int src) {
-  double* s = emu::warpSlots();
-  int lane = emu::cur->linear & 31;
-  emu::syncwarp();
-  s[lane] = static_cast<double>(v);
-  emu::syncwarp();
-  T r = static_cast<T>(s[src & 31]);
-  emu::syncwarp();
-  return r;
 }
+template <typename T> T __shfl_down_sync(unsigned, T v, int o) { return emu::shuffle(v, (emu::cur->linear & 31) + o); }
+template <typename T> T __shfl_sync(unsigned, T v, int src) { return emu::shuffle(v, src & 31); }
 inline void __syncwarp(unsigned = 0xffffffffu) { emu::syncwarp(); }
 inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) { auto o = *p; *p += v; return o; }
