@@ -360,6 +360,35 @@ export function fdCheck({ x, f, vjp, seed = 7, h = 1e-6, directions = 3 }) {
   return worst;
 }
 
+/**
+ * fdCheck of a module's backward: make(opts) builds the module; one copy
+ * with requiresGrad runs forward + backward, a second one is the function.
+ */
+export function moduleFdError(make, x, directions = 3) {
+  const m = make({ requiresGrad: true });
+  const probe = make({});
+  return fdCheck({ x, f: (v) => probe.forwardSync(v), vjp: (v, g) => (m.forwardSync(v), m.backwardSync(g)), directions });
+}
+
+/**
+ * The preset's chain with the power iteration frozen at m's state (0
+ * iterations from m's u and v), so that finite differences see the same
+ * function m's backward differentiates. Presets without a power iteration
+ * are rebuilt as they are.
+ */
+export function fixedChain(preset, m, shape) {
+  const { BatchedPowerIteration, OrthoParams, classParam } = ortho;
+  const sn = m.spectralNormalizer;
+  if (!(sn instanceof BatchedPowerIteration)) return preset.build(shape);
+  const fixed = new OrthoParams({
+    spectralNormalizer: classParam(BatchedPowerIteration, { powerItNiter: 0, eps: sn.eps }),
+    orthogonalizer: preset.orthogonalizer,
+  }).build(shape);
+  fixed.spectralNormalizer.u = sn.u;
+  fixed.spectralNormalizer.v = sn.v;
+  return fixed;
+}
+
 /** Forward of a fresh module per device (for expectCpuParity). */
 export function forwardOn(Cls, shape, opts, x) {
   return (device) => new Cls(shape, opts).forwardSync(x.to(device));

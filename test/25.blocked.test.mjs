@@ -9,7 +9,7 @@
 // in turn. Mid sizes (33 to 64, depth up to 256) check the small kernels'
 // edges. On a GPU device the same checks run there, with CPU parity.
 import {
-  DEVICE, forwardOn, Tensor, expect, expectClose, expectCpuParity, fdCheck, mats, ortho, ref, shapeName, wellConditionedTensor,
+  DEVICE, forwardOn, Tensor, expect, expectClose, expectCpuParity, mats, moduleFdError, ortho, ref, shapeName, wellConditionedTensor,
 } from './00.setup.mjs';
 
 const {
@@ -89,15 +89,7 @@ describe('larger matrices: blocked, tiled and threaded paths', function () {
       for (const shape of shapes)
         it(`${name} on ${shapeName(shape)}`, function () {
           const x = wellConditionedTensor(shape, { seed: 46 });
-          const m = make(shape, { requiresGrad: true });
-          const probe = make(shape, {});
-          const err = fdCheck({
-            x,
-            f: (v) => probe.forwardSync(v),
-            vjp: (v, g) => (m.forwardSync(v), m.backwardSync(g)),
-            directions: 2,
-          });
-          expect(err).to.be.below(1e-6);
+          expect(moduleFdError((o) => make(shape, o), x, 2)).to.be.below(1e-6);
         });
   });
 
@@ -113,9 +105,7 @@ describe('larger matrices: blocked, tiled and threaded paths', function () {
         const xs = x.toTypedArray();
         const groups = dim === undefined ? [xs] : [xs.subarray(0, 150000), xs.subarray(150000)];
         expectClose(y, groups.flatMap((gr) => Array.from(ref.l2n(Array.from(gr)))), 1e-13, 'l2n');
-        const m = new L2Normalize({ ...opts, requiresGrad: true });
-        const err = fdCheck({ x, f: (v) => new L2Normalize(opts).forwardSync(v), vjp: (v, g) => (m.forwardSync(v), m.backwardSync(g)), directions: 2 });
-        expect(err).to.be.below(1e-6);
+        expect(moduleFdError((o) => new L2Normalize({ ...opts, ...o }), x, 2)).to.be.below(1e-6);
       });
   });
 

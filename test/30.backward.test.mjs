@@ -2,29 +2,20 @@
 // against central finite differences in float64 (relative error < 1e-6), and
 // float32 against float64. Shapes: tall, square, wide and batched.
 import {
-  DEVICE, SHAPES, Tensor, expect, expectClose, expectCode, fdCheck, mats, ortho, rng, shapeName, wellConditionedTensor,
+  DEVICE, SHAPES, Tensor, expect, expectClose, expectCode, fdCheck, fixedChain, mats, moduleFdError, ortho, rng, shapeName,
+  wellConditionedTensor,
 } from './00.setup.mjs';
 
 const {
   BatchedBjorckOrthogonalization, BatchedCholeskyOrthogonalization, BatchedExponentialOrthogonalization,
-  BatchedIdentity, BatchedPowerIteration, BatchedQROrthogonalization, L2Normalize, OrthoParams, classParam, ErrorCodes,
+  BatchedIdentity, BatchedPowerIteration, BatchedQROrthogonalization, L2Normalize, ErrorCodes,
 } = ortho;
 
 const FD_TOL = 1e-6;
 
 /** FD check of a stateless module built by make(shape, opts). */
 function checkModule(make, shape, { seed = 1, lo = 0.4, hi = 1 } = {}) {
-  const x = wellConditionedTensor(shape, { seed, lo, hi });
-  const m = make(shape, { requiresGrad: true });
-  const probe = make(shape, {});
-  return fdCheck({
-    x,
-    f: (v) => probe.forwardSync(v),
-    vjp: (v, g) => {
-      m.forwardSync(v);
-      return m.backwardSync(g);
-    },
-  });
+  return moduleFdError((o) => make(shape, o), wellConditionedTensor(shape, { seed, lo, hi }));
 }
 
 const MODULES = {
@@ -53,10 +44,7 @@ describe('backward(): finite differences, float64', function () {
     it(`L2Normalize({ dim: ${JSON.stringify(dim)} })`, function () {
       const x = Tensor.randn([3, 4, 5], { seed: 2, dtype: 'float64', device: DEVICE });
       const opts = dim === undefined ? {} : { dim };
-      const m = new L2Normalize({ ...opts, requiresGrad: true });
-      const probe = new L2Normalize(opts);
-      const err = fdCheck({ x, f: (v) => probe.forwardSync(v), vjp: (v, g) => (m.forwardSync(v), m.backwardSync(g)) });
-      expect(err).to.be.below(FD_TOL);
+      expect(moduleFdError((o) => new L2Normalize({ ...opts, ...o }), x)).to.be.below(FD_TOL);
     });
   }
 
@@ -149,18 +137,6 @@ describe('BatchedQROrthogonalization#backward() on rank-deficient input', functi
 });
 
 // Presets: the chain's VJP with the power iteration's u, v as constants.
-function fixedChain(preset, m, shape) {
-  const sn = m.spectralNormalizer;
-  if (!(sn instanceof BatchedPowerIteration)) return preset.build(shape);
-  const fixed = new OrthoParams({
-    spectralNormalizer: classParam(BatchedPowerIteration, { powerItNiter: 0, eps: sn.eps }),
-    orthogonalizer: preset.orthogonalizer,
-  }).build(shape);
-  fixed.spectralNormalizer.u = sn.u;
-  fixed.spectralNormalizer.v = sn.v;
-  return fixed;
-}
-
 const PRESETS = [
   'DEFAULT_ORTHO_PARAMS', 'DEFAULT_TEST_ORTHO_PARAMS', 'EXP_ORTHO_PARAMS', 'QR_ORTHO_PARAMS',
   'CHOLESKY_ORTHO_PARAMS', 'CHOLESKY_STABLE_ORTHO_PARAMS',

@@ -10,10 +10,10 @@
 // step (three products, a different association from the library's),
 // central finite differences, and the float64 reference forwards.
 import {
-  DEVICE, M, Tensor, expect, expectClose, fdCheck, mats, ortho, ref, shapeName, wellConditionedTensor,
+  DEVICE, M, Tensor, expect, expectClose, fdCheck, fixedChain, mats, moduleFdError, ortho, ref, shapeName, wellConditionedTensor,
 } from './00.setup.mjs';
 
-const { BatchedBjorckOrthogonalization, BatchedCholeskyOrthogonalization, BatchedPowerIteration, DEFAULT_ORTHO_PARAMS, OrthoParams, classParam } = ortho;
+const { BatchedBjorckOrthogonalization, BatchedCholeskyOrthogonalization, DEFAULT_ORTHO_PARAMS } = ortho;
 
 // One step w' = (1 + beta) w - beta w w^T w (tall; wide: w w^T w as well)
 // has the VJP  dw = (1 + beta) G - beta (G w^T w + w G^T w + w w^T G).
@@ -63,11 +63,8 @@ describe(`Björck at small-matrix sizes (fused paths) on ${DEVICE}`, function ()
           return Array.from(refVjp(w, gb, 0.5, steps, passThrough).a);
         });
         expectClose(grad.toTypedArray(), want, 1e-11, 'VJP');
-        if (!passThrough) {
-          const probe = new BatchedBjorckOrthogonalization(shape, { niters });
-          const err = fdCheck({ x, f: (v) => probe.forwardSync(v), vjp: (v, g) => (m.forwardSync(v), m.backwardSync(g)), directions: 2 });
-          expect(err).to.be.below(1e-6);
-        }
+        if (!passThrough)
+          expect(moduleFdError((o) => new BatchedBjorckOrthogonalization(shape, { niters, ...o }), x, 2)).to.be.below(1e-6);
       });
 
   it('more steps than one GPU launch carries (40 iterations, recorded and pass-through) match the reference VJP', function () {
@@ -107,13 +104,7 @@ describe(`Björck at small-matrix sizes (fused paths) on ${DEVICE}`, function ()
     const x = wellConditionedTensor(shape, { seed: 57, lo: 0.5, hi: 2 });
     const m = DEFAULT_ORTHO_PARAMS.build(shape, { seed: 1, requiresGrad: true });
     m.forwardSync(x);
-    // The same chain with the power iteration's state frozen at m's.
-    const probe = new OrthoParams({
-      spectralNormalizer: classParam(BatchedPowerIteration, { powerItNiter: 0, eps: m.spectralNormalizer.eps }),
-      orthogonalizer: DEFAULT_ORTHO_PARAMS.orthogonalizer,
-    }).build(shape);
-    probe.spectralNormalizer.u = m.spectralNormalizer.u;
-    probe.spectralNormalizer.v = m.spectralNormalizer.v;
+    const probe = fixedChain(DEFAULT_ORTHO_PARAMS, m, shape);
     const err = fdCheck({ x, f: (v) => probe.forwardSync(v), vjp: (v, g) => m.backwardSync(g), directions: 2 });
     expect(err).to.be.below(1e-6);
   });
@@ -130,9 +121,7 @@ describe(`Cholesky at small-matrix sizes (fused paths) on ${DEVICE}`, function (
         const m = new BatchedCholeskyOrthogonalization(shape, { stable, requiresGrad: true });
         const y = m.forwardSync(x);
         expectClose(y.toTypedArray(), mats(x).flatMap((w) => Array.from(ref.cholesky(w).a)), 1e-9, 'forward');
-        const probe = new BatchedCholeskyOrthogonalization(shape, { stable });
-        const err = fdCheck({ x, f: (v) => probe.forwardSync(v), vjp: (v, g) => (m.forwardSync(v), m.backwardSync(g)), directions: 2 });
-        expect(err).to.be.below(1e-6);
+        expect(moduleFdError((o) => new BatchedCholeskyOrthogonalization(shape, { stable, ...o }), x, 2)).to.be.below(1e-6);
       });
 
   it('float32 agrees with the float64 reference (1e-4) on [64, 32, 48] and [5, 24, 24]', function () {
