@@ -89,18 +89,19 @@ class Bjorck final : public Module {
       using T = decltype(tag);
       Env<T> e(*g);
       const MatrixDims d = g->dims();
-      if (!saved_.empty()) {
-        // All the recorded steps in one fused primitive where the backend has it.
-        std::vector<const T*> ws;
-        for (const TensorPtr& w : saved_) ws.push_back(w->data<T>());
-        TensorPtr out = e.empty(g->shape());
-        if (e.p.fusedBjorckBackward(d.batch, ws.data(), static_cast<int>(ws.size()), g->mat<T>(),
-                                    out->template mat<T>(), T(beta_)))
-          return out;
-      }
+      if (saved_.empty()) return e.clone(*g);
+      // All the recorded steps in one fused primitive where the backend has
+      // it; else step by step, the last recorded step's VJP into `out`.
+      std::vector<const T*> ws;
+      for (const TensorPtr& w : saved_) ws.push_back(w->data<T>());
+      TensorPtr out = e.empty(g->shape());
+      if (e.p.fusedBjorckBackward(d.batch, ws.data(), static_cast<int>(ws.size()), g->mat<T>(),
+                                  out->template mat<T>(), T(beta_)))
+        return out;
       TensorPtr grad = g;
-      for (std::size_t i = saved_.size(); i-- > 0;) grad = stepBackward<T>(e, d, *saved_[i], *grad);
-      return grad == g ? e.clone(*g) : grad;
+      for (std::size_t i = saved_.size(); i-- > 0;)
+        grad = stepBackward<T>(e, d, *saved_[i], *grad, i + 1 == saved_.size() ? out : nullptr);
+      return grad;
     });
   }
 
@@ -130,11 +131,13 @@ class Bjorck final : public Module {
   }
 
   template <typename T>
-  TensorPtr stepBackward(Env<T>& e, const MatrixDims& d, const TensorImpl& w, const TensorImpl& g) const {
+  // The VJP of one step at w, into `out` (a new tensor when null; not g).
+  TensorPtr stepBackward(Env<T>& e, const MatrixDims& d, const TensorImpl& w, const TensorImpl& g,
+                         TensorPtr out) const {
     const int64_t k = std::min(d.m, d.n);
     const bool tall = d.m >= d.n;
     TensorPtr M = e.empty({d.batch, k, k}), S0 = e.empty({d.batch, k, k}), S = e.empty({d.batch, k, k});
-    TensorPtr out = e.empty(g.shape());
+    if (!out) out = e.empty(g.shape());
     foldedGram(e, d, w, M->template mat<T>());
     if (tall) {
       e.p.gemm(d.batch, T(1), g.mat<T>(), Op::N, M->template mat<T>(), Op::N, T(0), out->template mat<T>());

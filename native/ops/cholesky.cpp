@@ -61,13 +61,12 @@ class Cholesky final : public Module {
       const MatrixDims d = g->dims();
       const int64_t B = d.batch, m = d.m;
       Mat<const T> L = savedL_->mat<T>();
-      {
-        // The whole backward per matrix where the backend has it.
-        TensorPtr out = e.empty(g->shape());
-        const Mat<const T> X = stable_ ? Mat<const T>(savedX_->mat<T>()) : Mat<const T>{nullptr, d.m, d.n, d.n, d.m * d.n};
-        if (e.p.fusedCholeskyBackward(B, L, savedW_->mat<T>(), X, g->mat<T>(), out->template mat<T>())) return out;
-      }
-      TensorPtr gB = e.clone(*g);
+      // The whole backward per matrix where the backend has it (X.data null:
+      // the default form); else the sequence below, gB starting as G.
+      TensorPtr gB = e.empty(g->shape());
+      const Mat<const T> X = stable_ ? Mat<const T>(savedX_->mat<T>()) : Mat<const T>{};
+      if (e.p.fusedCholeskyBackward(B, L, savedW_->mat<T>(), X, g->mat<T>(), gB->template mat<T>())) return gB;
+      e.be.copyOnDevice(gB->raw(), g->raw(), g->bytes());
       e.p.trsm(B, Side::Left, Uplo::Lower, Op::T, T(1), L, gB->template mat<T>());
       TensorPtr A = e.empty({B, m, m}), P = e.empty({B, m, m});
       Mat<T> Am = A->template mat<T>(), Pm = P->template mat<T>();
