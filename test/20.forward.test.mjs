@@ -502,6 +502,35 @@ describe('forward() and forwardSync()', function () {
     await p;
     m.forwardSync(x);
   });
+
+  it('clearContext() while async calls are pending throws ERR_ORTHO_BUSY and keeps the context', async function () {
+    const m = new BatchedBjorckOrthogonalization([2, 4, 4], { requiresGrad: true });
+    const x = wellConditionedTensor([2, 4, 4], { seed: 1 });
+    const p = m.forward(x);
+    await expectCode(() => m.clearContext(), ErrorCodes.BUSY);
+    await p;
+    expect(m.contextBytes).to.be.above(0);
+    m.clearContext();
+    expect(m.contextBytes).to.equal(0);
+  });
+
+  it('dispose() with async calls pending lets them finish in order; later calls throw ERR_ORTHO_DISPOSED', async function () {
+    const shape = [2, 4, 4];
+    const x = wellConditionedTensor(shape, { seed: 1 });
+    const want = Array.from(new BatchedBjorckOrthogonalization(shape).forwardSync(x).toTypedArray());
+    const m = new BatchedBjorckOrthogonalization(shape, { requiresGrad: true });
+    const g = Tensor.randn(shape, { seed: 2, dtype: 'float64', device: DEVICE });
+    const calls = [m.forward(x), m.backward(g), m.forward(x)];
+    m.dispose();
+    m.dispose(); // idempotent
+    await expectCode(() => m.forward(x), ErrorCodes.DISPOSED);
+    await expectCode(() => m.forwardSync(x), ErrorCodes.DISPOSED);
+    await expectCode(() => m.clearContext(), ErrorCodes.DISPOSED);
+    const [y1, gx, y2] = await Promise.all(calls);
+    expect(Array.from(y1.toTypedArray())).to.deep.equal(want);
+    expect(Array.from(y2.toTypedArray())).to.deep.equal(want);
+    expect(Array.from(gx.toTypedArray()).every(Number.isFinite)).to.equal(true);
+  });
 });
 
 describe('CPU parallelism', function () {

@@ -276,4 +276,17 @@ describe('the saved context', function () {
     m.dispose();
     await expectCode(() => m.forwardSync(x2), ErrorCodes.DISPOSED);
   });
+
+  it('a composed module reports what both halves hold, and clearContext() frees both', async function () {
+    const shape = [3, 6, 4];
+    const m = ortho.DEFAULT_ORTHO_PARAMS.build(shape, { requiresGrad: true, seed: 1 });
+    expect(m.contextBytes).to.equal(0);
+    m.forwardSync(wellConditionedTensor(shape, { seed: 1 }));
+    const sn = m.spectralNormalizer.contextBytes, orth = m.orthogonalizer.contextBytes;
+    expect(sn).to.be.above(0);
+    expect(orth).to.be.above(0);
+    expect(m.contextBytes).to.equal(sn + orth);
+    m.clearContext();
+    expect([m.contextBytes, m.spectralNormalizer.contextBytes, m.orthogonalizer.contextBytes]).to.deep.equal([0, 0, 0]);
+  });
 });

@@ -58,11 +58,88 @@ describe('errors: non-finite values (rule: every input must be finite; a result 
         await expectCode(() => new Cls([4, 3]).forward(x), ErrorCodes.NON_FINITE, RangeError);
       }
       await expectCode(() => new L2Normalize().forwardSync(x), ErrorCodes.NON_FINITE, RangeError);
+      for (const Cls of CLASSES) await expectCode(() => new Cls([4, 3]).rightInverse(x), ErrorCodes.NON_FINITE, RangeError);
+      await expectCode(() => ortho.DEFAULT_ORTHO_PARAMS.build([4, 3]).rightInverse(x), ErrorCodes.NON_FINITE, RangeError);
       await expectCode(() => ortho.singularValuesSync(x), ErrorCodes.NON_FINITE, RangeError);
       await expectCode(() => ortho.orthogonalityErrorSync(x), ErrorCodes.NON_FINITE, RangeError);
       expect(snapshot(x)).to.deep.equal(before);
     });
   }
+
+  // L2Normalize and BatchedPowerIteration decide their input's finiteness
+  // from a witness they compute anyway (the sums of squares; the result,
+  // formed elementwise from the input) instead of a separate pass: every
+  // placement of a bad value, every grouping, both entry points, forward
+  // and backward.
+  describe('modules that screen their input through their own results', function () {
+    const shape = [3, 4, 5];
+    const MAKERS = [
+      ...[undefined, -1, 0, [0, 2]].map((dim) => [`L2Normalize(dim ${JSON.stringify(dim)})`,
+        (o) => new L2Normalize(dim === undefined ? o : { ...o, dim })]),
+      ['BatchedPowerIteration', (o) => new BatchedPowerIteration(shape, { ...o, seed: 3 })],
+      // one matrix: the unfused path on the CPU (GEMVs, then the scaling)
+      ['BatchedPowerIteration on one matrix', (o) => new BatchedPowerIteration([1, 6, 10], { ...o, seed: 3 }), [1, 6, 10]],
+    ];
+    for (const dtype of ['float32', 'float64']) {
+      for (const [label, make, xShape = shape] of MAKERS) {
+        it(`${label}, ${dtype}: NaN and ±Infinity anywhere are reported with their count`, async function () {
+          for (const bad of [NaN, Infinity, -Infinity]) {
+            for (const where of [[0], [59], [7, 31], [12]]) {
+              const data = new Float64Array(60).map((_, i) => ((i * 7) % 11) / 10 - 0.5);
+              if (where[0] === 12) data.fill(0); // zeros around the bad value: 0 * inf and inf / inf
+              for (const i of where) data[i] = bad;
+              const x = Tensor.from(data, xShape, { device: DEVICE, dtype });
+              const before = snapshot(x);
+              const err = await expectCode(() => make({}).forwardSync(x), ErrorCodes.NON_FINITE, RangeError);
+              expect(err.message).to.contain(`the input holds ${where.length} NaN or infinite value`);
+              await expectCode(() => make({}).forward(x), ErrorCodes.NON_FINITE, RangeError);
+              expect(snapshot(x)).to.deep.equal(before);
+
+              const m = make({ requiresGrad: true });
+              const clean = Tensor.from(new Float64Array(60).map((_, i) => (i % 3) - 1), xShape, { device: DEVICE, dtype });
+              m.forwardSync(clean);
+              const gerr = await expectCode(() => m.backwardSync(x), ErrorCodes.NON_FINITE, RangeError);
+              expect(gerr.message).to.contain(`the gradient holds ${where.length} NaN or infinite value`);
+              await expectCode(() => m.backward(x), ErrorCodes.NON_FINITE, RangeError);
+            }
+          }
+        });
+      }
+    }
+
+    it('finite values whose sum of squares overflows are not an input error (L2Normalize, float32)', async function () {
+      // ||x||^2 = 2e60 overflows float32; x itself is finite. The result is
+      // finite either way (what the normalization gives there: 0, as in
+      // numpy's x / norm(x)).
+      const x = Tensor.from(new Float32Array([1e30, 1e30, 0.5, 0.25]), [2, 2], { device: DEVICE });
+      const y = new L2Normalize({ dim: -1 }).forwardSync(x).toTypedArray();
+      expect(Array.from(y).every(Number.isFinite)).to.equal(true);
+      expect(y[2]).to.be.closeTo(0.5 / Math.hypot(0.5, 0.25), 1e-6);
+    });
+
+    it('a result that overflows from finite values is reported as an overflow, not as a bad input', async function () {
+      // power iteration with eps 0 on subnormal float32 weights: 1 / s overflows
+      const tiny = Tensor.from(new Float32Array(16).fill(1e-41), [4, 4], { device: DEVICE });
+      const err = await expectCode(() => new BatchedPowerIteration([4, 4], { eps: 0 }).forwardSync(tiny), ErrorCodes.NON_FINITE, RangeError);
+      expect(err.message).to.contain('overflowed').and.not.contain('the input holds');
+      // L2Normalize backward: c g overflows for a huge finite gradient on a tiny group
+      const m = new L2Normalize({ dim: -1, requiresGrad: true });
+      m.forwardSync(Tensor.from(new Float32Array([1e-30, 0, 1, 1]), [2, 2], { device: DEVICE }));
+      const gerr = await expectCode(() => m.backwardSync(Tensor.from(new Float32Array([1e38, 1e38, 1, 1]), [2, 2], { device: DEVICE })),
+        ErrorCodes.NON_FINITE, RangeError);
+      expect(gerr.message).to.contain('overflowed').and.not.contain('the gradient holds');
+    });
+  });
+
+  it('a diagnostic whose result overflows reports it instead of returning Infinity', async function () {
+    // ||WᵀW − I||_F of diag(1e20, 1, 1): 1e40 does not fit in float32
+    const x = Tensor.from(new Float32Array([1e20, 0, 0, 0, 1, 0, 0, 0, 1]), [3, 3], { device: DEVICE });
+    const err = await expectCode(() => ortho.orthogonalityErrorSync(x), ErrorCodes.NON_FINITE, RangeError);
+    expect(err.message).to.contain('overflowed');
+    // in range, the same call is finite: (1e9)² − 1 ≈ 1e18, its square 1e36 fits
+    const ok = Tensor.from(new Float32Array([1e9, 0, 0, 0, 1, 0, 0, 0, 1]), [3, 3], { device: DEVICE });
+    expect(ortho.orthogonalityErrorSync(ok).toTypedArray()[0]).to.be.closeTo(1e18, 1e12);
+  });
 
   it('a diverging iteration reports the overflow instead of returning NaN', async function () {
     const x = Tensor.from(new Float32Array([1e10, 0, 0, 1e10]), [2, 2], { device: DEVICE });
@@ -123,6 +200,7 @@ describe('errors: disposed tensors and modules', function () {
     m.dispose();
     m.dispose();
     await expectCode(() => m.forwardSync(Tensor.randn([3, 3])), ErrorCodes.DISPOSED);
+    await expectCode(() => m.clearContext(), ErrorCodes.DISPOSED);
     await expectCode(() => m.forward(Tensor.randn([3, 3])), ErrorCodes.DISPOSED);
     // its halves still work on their own
     m.spectralNormalizer.forwardSync(Tensor.randn([3, 3]));

@@ -97,9 +97,12 @@ export abstract class ReparamModule {
     return wrapNative(this.#syncNative('rightInverse').rightInverse(h));
   }
 
-  /** Frees what the latest forward saved for backward. */
+  /**
+   * Frees what the latest forward saved for backward. A sync call: throws
+   * `ERR_ORTHO_BUSY` while async calls on this module are pending.
+   */
   clearContext(): void {
-    this.#native?.clearContext();
+    this.#syncNative('clearContext').clearContext();
   }
 
   /** Bytes currently held for backward (the saved context). */
@@ -107,10 +110,17 @@ export abstract class ReparamModule {
     return this.#live().contextBytes();
   }
 
-  /** Releases native state and saved context now. Idempotent. */
+  /**
+   * Releases native state and saved context. Idempotent. Later calls throw
+   * `ERR_ORTHO_DISPOSED`; async calls made before it still run, in order,
+   * and the native state goes when the last of them is done.
+   */
   dispose(): void {
-    this.#native?.dispose();
+    const n = this.#native;
     this.#native = null;
+    if (!n) return;
+    if (this.#pending > 0) void this.#tail.then(() => n.dispose());
+    else n.dispose();
   }
 
   [Symbol.dispose](): void {

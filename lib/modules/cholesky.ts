@@ -8,7 +8,7 @@ export interface CholeskyOptions extends ModuleOptions {
 
 /**
  * Cholesky orthogonalization: `S = XXᵀ + 1e-5·I`, `L = chol(S)`, `W = L⁻¹X`.
- * Rows of W are orthonormal up to the shift (W Wᵀ = XXᵀ(XXᵀ + 1e-5·I)⁻¹).
+ * Rows of W are orthonormal up to the shift (W Wᵀ = I − 1e-5·(LᵀL)⁻¹).
  * Throws `ERR_ORTHO_NOT_POSITIVE_DEFINITE` when S is not positive definite
  * in the input's dtype.
  */

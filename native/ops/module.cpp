@@ -28,16 +28,50 @@ void Module::checkInput(const TensorPtr& x) {
          ", got a tensor of shape ", shapeStr(x->shape()));
 }
 
+bool Module::screenInput(const TensorImpl& input, const TensorImpl& witness) {
+  if (!unscreened_) return false;
+  const char* what = unscreened_;
+  unscreened_ = nullptr;
+  const int64_t bad = dispatchDtype(witness.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return witness.backend().prims<T>().countNonFinite(witness.numel(), witness.data<T>());
+  });
+  if (bad == 0) return true;
+  checkFinite(input, what);  // a bad element, or finite values whose witness overflowed
+  return false;
+}
+
+// Runs the input's finiteness pass now, or leaves it to screenInput() (see
+// screensInput()).
+void Module::armInputCheck(const TensorImpl& input, bool finiteKnown, const char* what) {
+  unscreened_ = nullptr;
+  resultFinite_ = false;
+  if (finiteKnown) return;
+  if (screensInput())
+    unscreened_ = what;
+  else
+    checkFinite(input, what);
+}
+
+// The pass left to screenInput() when the Impl returned without calling it.
+void Module::settleInputCheck(const TensorImpl& input) {
+  if (!unscreened_) return;
+  const char* what = unscreened_;
+  unscreened_ = nullptr;
+  checkFinite(input, what);
+}
+
 Module::Pending Module::prepare(const TensorPtr& x, bool record, bool finiteKnown) {
   checkInput(x);
   Pending p;
   {
     auto lock = x->backend().lockForOperation();
-    if (!finiteKnown) checkFinite(*x, "the input");
+    armInputCheck(*x, finiteKnown, "the input");
     p = forwardImpl(x, record);
+    settleInputCheck(*x);
     // A result that is the input itself (BatchedIdentity) was just checked
     // or is known finite.
-    if (p.y != x)
+    if (p.y != x && !resultFinite_)
       checkFinite(*p.y, (std::string("the result of ") + name() + " (the computation overflowed)").c_str());
   }
   auto inner = std::move(p.commit);
@@ -78,15 +112,18 @@ TensorPtr Module::backward(const TensorPtr& g, bool finiteKnown) {
     fail(code::kDevice, ErrorKind::Error, name(), ".backward() expects a gradient on ", outDevice_.str(),
          " (the device of the latest forward), got one on ", g->device().str());
   auto lock = g->backend().lockForOperation();
-  if (!finiteKnown) checkFinite(*g, "the gradient");
+  armInputCheck(*g, finiteKnown, "the gradient");
   TensorPtr r = backwardImpl(g);
-  if (r != g)  // as in prepare(): the gradient itself passed through is checked or known finite
+  settleInputCheck(*g);
+  if (r != g && !resultFinite_)  // as in prepare(): the gradient itself passed through is checked or known finite
     checkFinite(*r, (std::string("the input gradient of ") + name() + " (the computation overflowed)").c_str());
   return r;
 }
 
 TensorPtr Module::rightInverse(const TensorPtr& w) {
   checkInput(w);
+  auto lock = w->backend().lockForOperation();
+  checkFinite(*w, "the input");  // the same rule as forward(), though nothing is computed
   return w;
 }
 
@@ -154,7 +191,16 @@ class Chain final : public Module {
     first_->clearContext();
     second_->clearContext();
   }
-  std::vector<TensorPtr> savedTensors() override { return {}; }
+  // What both halves hold (the chain itself saves nothing), each read under
+  // its own mutex in the chain's lock order.
+  std::vector<TensorPtr> savedTensors() override {
+    std::vector<TensorPtr> all;
+    for (Module* m : {first_.get(), second_.get()}) {
+      std::lock_guard<std::mutex> g(m->mutex_);
+      for (TensorPtr& t : m->savedTensors()) all.push_back(std::move(t));
+    }
+    return all;
+  }
 
  private:
   ModulePtr first_, second_;
@@ -189,6 +235,7 @@ TensorPtr singularValues(const TensorPtr& w) {
     using T = typename std::remove_reference_t<decltype(e)>::Scalar;
     TensorPtr s = e.empty(batchShape(w->shape(), {k}));
     e.p.singularValues(d.batch, w->mat<T>(), s->template data<T>());
+    checkFinite(*s, "the result of singularValues (the computation overflowed)");
     return s;
   });
 }
@@ -203,6 +250,7 @@ TensorPtr orthogonalityError(const TensorPtr& w) {
     TensorPtr err = e.empty(Shape(w->shape().begin(), w->shape().end() - 2));
     e.p.groupDot(GroupLayout::perMatrix(d.batch, k * k), G.data, G.data, err->template data<T>());
     e.p.scalarMap(d.batch, ScalarFn::Sqrt, err->template data<T>(), nullptr, T(0), err->template data<T>());
+    checkFinite(*err, "the result of orthogonalityError (the computation overflowed)");
     return err;
   });
 }

@@ -54,6 +54,24 @@ class Module {
   /// backward() with the gradient's finiteness pass skipped when
   /// `finiteKnown` (a result already checked: the first module of a chain).
   virtual TensorPtr backward(const TensorPtr& gradOutput, bool finiteKnown);
+  /// True for a module that decides its input's finiteness from a witness
+  /// it computes anyway: values that are NaN or infinite whenever an input
+  /// element is (a sum of squares over every element; a result formed
+  /// elementwise as a x + b, where NaN or infinity in x stays non-finite
+  /// whatever a and b are). prepare() and backward() then leave the input's
+  /// finiteness pass to the Impl's screenInput() call, which runs it only
+  /// when the witness is not all finite (a bad input, or an overflow of
+  /// finite values): one full read of the input saved. Such a module must
+  /// raise no other error before that call; if it never makes it, the pass
+  /// runs after the Impl anyway.
+  virtual bool screensInput() const { return false; }
+  /// See screensInput(). True when it counted the witness and found it all
+  /// finite (false too when the caller had checked the input already).
+  bool screenInput(const TensorImpl& input, const TensorImpl& witness);
+  /// Set by forwardImpl / backwardImpl when their result is known finite
+  /// (screened as the witness, or finite by a bound): the result's own
+  /// finiteness pass is skipped. Reset before every Impl call.
+  bool resultFinite_ = false;
   /// Called before forwardImpl with the module mutex held (state checks).
   virtual void checkInput(const TensorPtr& x);
   virtual void dropContext() = 0;
@@ -64,12 +82,19 @@ class Module {
   bool requiresGrad_;
   bool matrixInput_;
   bool hasContext_ = false;
+  /// Non-null while screenInput() owes the input's finiteness pass: the
+  /// input's name for the message ("the input", "the gradient").
+  const char* unscreened_ = nullptr;
   Shape outShape_;  ///< shape of the latest recorded output
   DType outDtype_ = DType::Float32;
   Device outDevice_;
   std::mutex mutex_;
 
   friend class Chain;
+
+ private:
+  void armInputCheck(const TensorImpl& input, bool finiteKnown, const char* what);
+  void settleInputCheck(const TensorImpl& input);
 };
 
 using ModulePtr = std::shared_ptr<Module>;

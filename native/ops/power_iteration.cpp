@@ -86,6 +86,7 @@ Module::Pending PowerIteration::forwardImpl(const TensorPtr& x, bool record) {
       e.p.scalarMap(B, ScalarFn::InvPlus, c, nullptr, T(eps_), c);  // 1 / (s + eps)
       e.p.groupScale(GroupLayout::perMatrix(B, m * n), c, X.data, nullptr, nullptr, y->template data<T>());
     }
+    resultFinite_ = screenInput(*x, *y);  // y = c X elementwise
     return Pending{y, [this, u, v, x, coef, record] {
       u_ = u;
       v_ = v;
@@ -119,6 +120,7 @@ TensorPtr PowerIteration::backwardImpl(const TensorPtr& g) {
              Mat<const T>::dense(savedV_->data<T>(), n, 1), Op::T, T(0), out->template mat<T>());
     e.p.groupScale(perMat, savedCoef_->data<T>(), g->data<T>(), c2->template data<T>(), out->template data<T>(),
                    out->template data<T>());
+    resultFinite_ = screenInput(*g, *out);  // out = c G + c2 u v^T elementwise
     return out;
   });
 }
