@@ -4,11 +4,15 @@
 // the TypeScript (lib/ -> dist/) when this is a source checkout.
 //   --force   always recompile both (npm run compile)
 // Environment: ORTHO_CUDA=AUTO|ON|OFF is passed to CMake (default AUTO).
-// ORTHO_CUDA_HEADER_CHECK=AUTO|ON|OFF too (see CMakeLists.txt).
+// ORTHO_CUDA_HEADER_CHECK=AUTO|ON|OFF too (see CMakeLists.txt), and
+// ORTHO_CPU_ARCH (the -march of the CPU code; empty: the compiler's
+// default). Without it, a CPU that lacks the prebuilt level (AVX2 + FMA)
+// gets the compiler's default instead of a binary it cannot run.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const cpuFit = require('./cpu-fit');
 
 const root = path.join(__dirname, '..');
 const force = process.argv.includes('--force');
@@ -26,9 +30,13 @@ function bin(name) {
   return fs.existsSync(local) ? local : null;
 }
 
+// A binary that needs instructions this CPU lacks is not tried: loading it
+// would kill this process (SIGILL) instead of throwing.
 function loadsNow() {
   try {
-    require('node-gyp-build')(root);
+    const file = require('node-gyp-build').resolve(root);
+    if (cpuFit.whyNotFit(file)) return false;
+    require(file);
     return true;
   } catch {
     return false;
@@ -48,6 +56,8 @@ if (force || !loadsNow()) {
   const args = ['compile'];
   if (process.env.ORTHO_CUDA) args.push(`--CDORTHO_CUDA=${process.env.ORTHO_CUDA}`);
 if (process.env.ORTHO_CUDA_HEADER_CHECK) args.push(`--CDORTHO_CUDA_HEADER_CHECK=${process.env.ORTHO_CUDA_HEADER_CHECK}`);
+  const arch = cpuFit.buildArch();
+  if (arch !== undefined) args.push(`--CDORTHO_CPU_ARCH=${arch}`);
   run(cmakeJs, args);
 }
 

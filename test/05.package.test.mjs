@@ -26,3 +26,90 @@ describe('package entry points', function () {
     for (const name of esmNames) expect(ortho[name], name).to.equal(cjs[name]);
   });
 });
+
+// scripts/cpu-fit.js: a binary compiled for instructions this CPU lacks is
+// refused before it is loaded (loaded, it would die of SIGILL).
+describe('CPU fit of the native binary', function () {
+  const path = require('node:path');
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const fit = require('../scripts/cpu-fit.js');
+  // /proc/cpuinfo flag lines of a Haswell (x86-64-v3) and of a Westmere / Goldmont-class CPU (v2, no AVX)
+  const HASWELL = 'processor\t: 0\nflags\t\t: fpu sse sse2 ssse3 cx16 sse4_1 sse4_2 popcnt lahf_lm movbe xsave avx f16c fma abm bmi1 avx2 bmi2\n';
+  const WESTMERE = 'processor\t: 0\nflags\t\t: fpu sse sse2 ssse3 cx16 sse4_1 sse4_2 popcnt lahf_lm\n';
+  const prebuilt = path.join('pkg', 'prebuilds', 'linux-x64', 'orthogonium-node.napi.node');
+
+  it('reads the flags and names the features a level needs that a CPU lacks', function () {
+    expect(fit.missingFor('x86-64-v3', fit.parseFlags(HASWELL))).to.deep.equal([]);
+    expect(fit.missingFor('x86-64-v3', fit.parseFlags(WESTMERE))).to.deep.equal(['avx', 'avx2', 'bmi1', 'bmi2', 'f16c', 'fma', 'abm', 'movbe', 'xsave']);
+    expect(fit.missingFor('x86-64-v2', fit.parseFlags(WESTMERE))).to.deep.equal([]);
+    expect(fit.missingFor('x86-64-v4', fit.parseFlags(HASWELL))).to.include('avx512f');
+    expect(fit.missingFor('native', fit.parseFlags(WESTMERE))).to.deep.equal([]); // built on the machine itself
+    expect(fit.missingFor('x86-64-v3', null)).to.deep.equal([]); // flags unknown (not Linux x64): no verdict
+    expect(fit.parseFlags('no flags here')).to.equal(null);
+  });
+
+  it('a prebuilt binary (x86-64-v3) does not fit a CPU without AVX2; the message says what to do', function () {
+    if (process.arch !== 'x64') this.skip();
+    expect(fit.whyNotFit(prebuilt, fit.parseFlags(HASWELL))).to.equal(null);
+    const why = fit.whyNotFit(prebuilt, fit.parseFlags(WESTMERE));
+    expect(why).to.contain('avx2').and.contain('fma').and.contain('the prebuilt binary').and.contain('npm rebuild orthogonium-node');
+  });
+
+  it("a local build is judged by the level CMake recorded beside it", function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ortho-fit-'));
+    const file = path.join(dir, 'orthogonium.node');
+    const westmere = fit.parseFlags(WESTMERE);
+    try {
+      expect(fit.whyNotFit(file, westmere), 'no record: CMake default').to.contain('x86-64-v3');
+      fs.writeFileSync(path.join(dir, fit.ARCH_FILE), '\n'); // the compiler's default
+      expect(fit.whyNotFit(file, westmere)).to.equal(null);
+      fs.writeFileSync(path.join(dir, fit.ARCH_FILE), 'x86-64-v2\n');
+      expect(fit.whyNotFit(file, westmere)).to.equal(null);
+      fs.writeFileSync(path.join(dir, fit.ARCH_FILE), 'x86-64-v3\n');
+      expect(fit.whyNotFit(file, westmere)).to.contain(`the build in ${dir}`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the install hook compiles for the compiler default on such a CPU, unless ORTHO_CPU_ARCH says otherwise', function () {
+    expect(fit.buildArch({}, fit.parseFlags(WESTMERE))).to.equal('');
+    expect(fit.buildArch({}, fit.parseFlags(HASWELL))).to.equal(undefined); // CMake's default
+    expect(fit.buildArch({ ORTHO_CPU_ARCH: 'native' }, fit.parseFlags(WESTMERE))).to.equal('native');
+    expect(fit.buildArch({ ORTHO_CPU_ARCH: '' }, fit.parseFlags(HASWELL))).to.equal('');
+  });
+
+  it('this build records its level, and that level fits this machine', function () {
+    const file = require('node-gyp-build').resolve(path.join(path.dirname(require.resolve('../package.json'))));
+    if (!file.split(path.sep).includes('prebuilds'))
+      expect(fs.readFileSync(path.join(path.dirname(file), fit.ARCH_FILE), 'utf8').trim()).to.equal(fit.binaryArch(file));
+    expect(fit.whyNotFit(file)).to.equal(null);
+  });
+
+  it('the package refuses a binary this CPU cannot run with ERR_ORTHO_DEVICE, without loading it', function () {
+    // A copy of the package whose build says x86-64-v4 (AVX-512); only on a host without AVX-512.
+    const flags = fit.hostFlags();
+    if (!flags || flags.has('avx512f')) this.skip();
+    const root = path.dirname(require.resolve('../package.json'));
+    const real = require('node-gyp-build').resolve(root);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ortho-fit-pkg-'));
+    try {
+      for (const rel of ['package.json', 'dist', 'scripts/cpu-fit.js']) fs.cpSync(path.join(root, rel), path.join(dir, rel), { recursive: true });
+      fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+      fs.mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
+      fs.copyFileSync(real, path.join(dir, 'build', 'Release', 'orthogonium.node'));
+      fs.writeFileSync(path.join(dir, 'build', 'Release', fit.ARCH_FILE), 'x86-64-v4\n');
+      const script = `try { require(${JSON.stringify(dir)}); console.log('loaded'); } catch (e) {
+        const loaded = Object.keys(require.cache).some((k) => k.endsWith('.node'));
+        console.log(JSON.stringify({ code: e.code, message: e.message, loaded })); }`;
+      const r = require('node:child_process').spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, PREBUILDS_ONLY: '' } });
+      const out = JSON.parse(r.stdout.trim());
+      expect(out.code).to.equal('ERR_ORTHO_DEVICE');
+      expect(out.message).to.contain('avx512f').and.contain('x86-64-v4');
+      expect(out.loaded).to.equal(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

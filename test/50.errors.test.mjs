@@ -162,6 +162,26 @@ describe('errors: non-finite values (rule: every input must be finite; a result 
 });
 
 describe('errors: Cholesky not positive definite', function () {
+  // An infinite pivot passes LAPACK's (and cuSOLVER's) test and would zero
+  // the rows it divides: the overflow of X Xᵀ must be reported instead.
+  for (const [shape, m] of [[[2, 3, 3], 3], [[2, 40, 48], 40]]) {
+    it(`X Xᵀ overflowing float32 fails at the overflowed pivot, not with zero rows (${JSON.stringify(shape)})`, async function () {
+      const n = shape[2], per = m * n;
+      const data = new Float64Array(2 * per).map((_, i) => (Math.floor(i / n) % m === i % n ? 1 : 0) + ((i * 37) % 17) / 170);
+      for (let c = 0; c < n; c++) data[per + 2 * n + c] = 0; // matrix 1, row 2: 1e20 e_2
+      data[per + 2 * n + 2] = 1e20;
+      for (let r = 0; r < m; r++) if (r !== 2) data[per + r * n + 2] = 0; // keep column 2 to row 2: only S(2, 2) overflows
+      const x = Tensor.from(Float32Array.from(data), shape, { device: DEVICE });
+      const err = await expectCode(() => new BatchedCholeskyOrthogonalization(shape).forwardSync(x), ErrorCodes.NOT_POSITIVE_DEFINITE);
+      expect(err.message).to.contain('matrix 1').and.contain('order 3').and.contain('float32');
+      // float64 holds 1e40: there the same rows come out orthonormal (W Wᵀ = I − 1e-5 (LᵀL)⁻¹ ≈ I)
+      const w = new BatchedCholeskyOrthogonalization(shape).forwardSync(Tensor.from(data, shape, { device: DEVICE }));
+      expect(ortho.orthogonalityErrorSync(w).toTypedArray()[1]).to.be.below(1e-3);
+      const row2 = Array.from(w.toTypedArray().slice(per + 2 * n, per + 3 * n));
+      expect(row2[2]).to.be.closeTo(1, 1e-9);
+    });
+  }
+
   it('throws ERR_ORTHO_NOT_POSITIVE_DEFINITE naming the matrix, and changes nothing', async function () {
     // matrix 1 has four equal rows of size ~100: X Xᵀ (rank 1) + 1e-5 I
     // rounds to a singular matrix in float32 (the shift is below its eps)

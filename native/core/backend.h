@@ -99,7 +99,9 @@ class Primitives {
   /// (both triangles hold A: a backend may read either);
   /// the strictly upper triangle is set to zero. info[b] (host, batch
   /// entries) is 0 on success, else the order of the leading minor that is
-  /// not positive definite. Synchronizes.
+  /// not positive definite, or whose pivot is not finite (A overflowed
+  /// the dtype: an infinite pivot passes LAPACK's test and silently zeroes
+  /// the rows it divides). Synchronizes.
   virtual void potrf(int64_t batch, Mat<T> A, int* info) = 0;
   /// Triangular solve with non-unit diagonal, in place on B:
   /// Left: op(A) X = alpha B; Right: X op(A) = alpha B. A is square and only
@@ -167,7 +169,8 @@ class Primitives {
     return false;
   }
   /// Cholesky orthogonalization forward: L = chol(X X^T + shift I) (strict
-  /// upper triangle zero; info as potrf, host, synchronizes) and, where
+  /// upper triangle zero; info as potrf, non-finite pivots included; host,
+  /// synchronizes) and, where
   /// info[b] == 0, W = L^{-1} X.
   virtual bool fusedCholesky(int64_t batch, Mat<const T> X, T shift, Mat<T> L, Mat<T> W, int* info) { return false; }
   /// Cholesky orthogonalization backward (ops/cholesky.cpp) from the saved

@@ -586,6 +586,9 @@ class CpuPrimitives final : public Primitives<T> {
       }
     }
     a.template triangularView<Eigen::StrictlyUpper>().setZero();
+    // An overflowed A (inf pivot) or its NaN fallout: Eigen tests only x <= 0.
+    for (Index j = 0; j < n && info == 0; ++j)
+      if (!std::isfinite(a(j, j))) info = static_cast<int>(j + 1);
     return info;
   }
 

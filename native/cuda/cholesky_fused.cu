@@ -64,7 +64,8 @@ static __global__ void cholesky_fused_kernel(int64_t batch, Mat<const T> X, T sh
     for (int j = 0; j < kCholeskyMaxM; ++j) {
       if (j < m && !failed) {
         const double d = __shfl_sync(0xffffffffu, s[j], j);  // S(j, j), updated
-        if (!(static_cast<T>(d) > T(0))) {
+        const T dt = static_cast<T>(d);
+        if (!(dt > T(0)) || !isfinite(dt)) {  // not positive, or S overflowed T (as potrf's contract)
           failed = j + 1;  // the order of the leading minor that fails, as potrf; uniform over the warp
         } else {
           const double ljj = sqrt(d);

@@ -179,6 +179,7 @@ void CudaPrimitives<T>::potrf(int64_t batch, Mat<T> A, int* info) {
     });
   }
   launchUpperToLower(batch, A, ctx_.stream);
+  launchNonFinitePivots(batch, Mat<const T>(A), dinfo.as<int>(), ctx_.stream);
   ORTHO_CUDA_CHECK(cudaMemcpyAsync(info, dinfo.as<int>(), static_cast<std::size_t>(batch) * sizeof(int),
                                    cudaMemcpyDeviceToHost, ctx_.stream));
   ORTHO_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));

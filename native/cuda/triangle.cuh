@@ -13,4 +13,9 @@ void launchTriangle(int64_t batch, Mat<T> A, TriOp op, cudaStream_t stream);
 /// the lower one, then zeroed (row-major; the lower triangle is overwritten).
 template <typename T>
 void launchUpperToLower(int64_t batch, Mat<T> A, cudaStream_t stream);
+/// For potrf's contract: where info[b] (device) is 0, sets it to j + 1 for
+/// the first diagonal element L(j, j) that is not finite (cuSOLVER, like
+/// LAPACK, passes an infinite pivot).
+template <typename T>
+void launchNonFinitePivots(int64_t batch, Mat<const T> A, int* info, cudaStream_t stream);
 }  // namespace ortho::cuda
