@@ -2,7 +2,8 @@
 // npm's install hook. Uses a prebuilt binary from prebuilds/ when one loads
 // on this machine; otherwise compiles the addon with cmake-js. Then compiles
 // the TypeScript (lib/ -> dist/) when this is a source checkout.
-//   --force   always recompile both (npm run compile)
+//   --force   always recompile both (npm run compile); so does any of the
+//             ORTHO_* build settings below being set
 // Environment: ORTHO_CUDA=AUTO|ON|OFF is passed to CMake (default AUTO).
 // ORTHO_CUDA_HEADER_CHECK=AUTO|ON|OFF too (see CMakeLists.txt), and
 // ORTHO_CPU_ARCH (the -march of the CPU code; empty: the compiler's
@@ -43,7 +44,10 @@ function loadsNow() {
   }
 }
 
-if (force || !loadsNow()) {
+// A build setting in the environment asks for a build: a binary that loads
+// (a prebuild, an earlier build) may have been made with other settings.
+const buildAsked = ['ORTHO_CUDA', 'ORTHO_CUDA_HEADER_CHECK', 'ORTHO_CPU_ARCH'].some((k) => process.env[k] !== undefined);
+if (force || buildAsked || !loadsNow()) {
   const cmakeJs = bin('cmake-js');
   if (!cmakeJs) {
     console.error(
