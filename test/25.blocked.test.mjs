@@ -93,6 +93,29 @@ describe('larger matrices: blocked, tiled and threaded paths', function () {
         });
   });
 
+  describe('BatchedPowerIteration on lone large matrices (batch below the thread count: the unfused path)', function () {
+    // tall, wide (no batch dims), an odd row count, float32; and the warm
+    // start from the state the first call left
+    const { BatchedPowerIteration } = ortho;
+    for (const [shape, dtype] of [[[1, 300, 260], 'float64'], [[70, 1000], 'float64'], [[1, 1013, 97], 'float64'], [[1, 300, 260], 'float32']])
+      it(`matches the reference from its initial state, output and state, on ${shapeName(shape)} ${dtype}`, function () {
+        const x = Tensor.randn(shape, { seed: 49, dtype, device: DEVICE });
+        const probe = new BatchedPowerIteration(shape, { seed: 6, powerItNiter: 0 });
+        probe.forwardSync(x);
+        const u0 = mats(probe.u), v0 = mats(probe.v);
+        const m = new BatchedPowerIteration(shape, { seed: 6, eps: 1e-6, powerItNiter: 4 });
+        const y = m.forwardSync(x).toTypedArray();
+        const want = mats(x).map((X, b) => ref.powerIteration(X, u0[b].a, v0[b].a, 4, 1e-6));
+        expectClose(y, want.flatMap((r) => Array.from(r.y.a)), TOL[dtype], 'output');
+        expectClose(m.u.toTypedArray(), want.flatMap((r) => Array.from(r.u)), TOL[dtype] * 10, 'u');
+        expectClose(m.v.toTypedArray(), want.flatMap((r) => Array.from(r.v)), TOL[dtype] * 10, 'v');
+        // warm start: a second call continues from the state the first left
+        const y2 = m.forwardSync(x).toTypedArray();
+        const want2 = mats(x).map((X, b) => ref.powerIteration(X, want[b].u, want[b].v, 4, 1e-6));
+        expectClose(y2, want2.flatMap((r) => Array.from(r.y.a)), TOL[dtype], 'warm-started output');
+      });
+  });
+
   describe('L2Normalize over long groups (chunked parallel reduction)', function () {
     // 2 x 300 x 500: one group of 300 000 elements (all dims), or two of
     // 150 000 (dim [-2, -1]): more than two chunks of 65 536 each.
