@@ -95,7 +95,7 @@ describe('CPU fit of the native binary', function () {
     const real = require('node-gyp-build').resolve(root);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ortho-fit-pkg-'));
     try {
-      for (const rel of ['package.json', 'dist', 'scripts/cpu-fit.js']) fs.cpSync(path.join(root, rel), path.join(dir, rel), { recursive: true });
+      for (const rel of ['package.json', 'dist', 'bin', 'scripts/cpu-fit.js']) fs.cpSync(path.join(root, rel), path.join(dir, rel), { recursive: true });
       fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
       fs.mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
       fs.copyFileSync(real, path.join(dir, 'build', 'Release', 'orthogonium.node'));
@@ -108,6 +108,11 @@ describe('CPU fit of the native binary', function () {
       expect(out.code).to.equal('ERR_ORTHO_DEVICE');
       expect(out.message).to.contain('avx512f').and.contain('x86-64-v4');
       expect(out.loaded).to.equal(false);
+      // the command line says so in its error format, exit 1, no stack trace
+      const cli = require('node:child_process').spawnSync(process.execPath, [path.join(dir, 'bin', 'orthogonium.js'), 'info'], { encoding: 'utf8' });
+      expect(cli.status).to.equal(1);
+      expect(cli.stderr).to.match(/^error \[ERR_ORTHO_DEVICE\]: orthogonium-node cannot use the cpu: this CPU lacks avx512f/);
+      expect(cli.stderr).to.not.contain('    at ');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
