@@ -15,7 +15,7 @@ const path = require('node:path');
 
 // The Linux /proc/cpuinfo flag of each feature of the levels (x86-64 psABI;
 // lzcnt shows as "abm").
-const V2 = ['cx16', 'lahf_lm', 'popcnt', 'sse4_1', 'sse4_2', 'ssse3'];
+const V2 = ['cx16', 'lahf_lm', 'popcnt', 'pni', 'sse4_1', 'sse4_2', 'ssse3'];
 const LEVELS = {
   'x86-64-v2': V2,
   'x86-64-v3': [...V2, 'avx', 'avx2', 'bmi1', 'bmi2', 'f16c', 'fma', 'abm', 'movbe', 'xsave'],
@@ -26,6 +26,13 @@ LEVELS['x86-64-v4'] = [...LEVELS['x86-64-v3'], 'avx512f', 'avx512bw', 'avx512cd'
 const PREBUILT_ARCH = 'x86-64-v3';
 // Written next to a local build by CMakeLists.txt: the ORTHO_CPU_ARCH it used.
 const ARCH_FILE = 'cpu-arch.txt';
+// The package root (this file is scripts/cpu-fit.js).
+const ROOT = path.join(__dirname, '..');
+
+/** Whether `file` is one of this package's prebuilt binaries (prebuilds/ under the root). */
+function isPrebuilt(file) {
+  return path.relative(ROOT, path.resolve(file)).split(path.sep)[0] === 'prebuilds';
+}
 
 /** The flags of the first processor in a /proc/cpuinfo text, or null. */
 function parseFlags(cpuinfo) {
@@ -54,7 +61,7 @@ function missingFor(arch, flags) {
 
 /** The level a binary at `file` was compiled for ('' = the compiler's default). */
 function binaryArch(file) {
-  if (file.split(path.sep).includes('prebuilds')) return process.arch === 'x64' ? PREBUILT_ARCH : '';
+  if (isPrebuilt(file)) return process.arch === 'x64' ? PREBUILT_ARCH : '';
   try {
     return fs.readFileSync(path.join(path.dirname(file), ARCH_FILE), 'utf8').trim();
   } catch {
@@ -67,7 +74,7 @@ function whyNotFit(file, flags = hostFlags()) {
   const arch = binaryArch(file);
   const missing = missingFor(arch, flags);
   if (missing.length === 0) return null;
-  const where = file.split(path.sep).includes('prebuilds') ? 'the prebuilt binary' : `the build in ${path.dirname(file)}`;
+  const where = isPrebuilt(file) ? 'the prebuilt binary' : `the build in ${path.dirname(file)}`;
   return (
     `this CPU lacks ${missing.join(', ')}, which ${where} needs (compiled for ${arch}); ` +
     'loading it would crash the process. Compile it for this CPU: npm rebuild orthogonium-node ' +
@@ -86,4 +93,4 @@ function buildArch(env = process.env, flags = hostFlags()) {
   return missingFor(PREBUILT_ARCH, flags).length > 0 ? '' : undefined;
 }
 
-module.exports = { ARCH_FILE, PREBUILT_ARCH, parseFlags, hostFlags, missingFor, binaryArch, whyNotFit, buildArch };
+module.exports = { ARCH_FILE, PREBUILT_ARCH, ROOT, isPrebuilt, parseFlags, hostFlags, missingFor, binaryArch, whyNotFit, buildArch };

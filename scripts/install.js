@@ -49,7 +49,21 @@ function loadsNow() {
 const buildAsked = ['ORTHO_CUDA', 'ORTHO_CUDA_HEADER_CHECK', 'ORTHO_CPU_ARCH'].some((k) => process.env[k] !== undefined);
 if (force || buildAsked || !loadsNow()) {
   const cmakeJs = bin('cmake-js');
-  if (!cmakeJs) {
+  if (cmakeJs) {
+    const args = ['compile'];
+    if (process.env.ORTHO_CUDA) args.push(`--CDORTHO_CUDA=${process.env.ORTHO_CUDA}`);
+    if (process.env.ORTHO_CUDA_HEADER_CHECK) args.push(`--CDORTHO_CUDA_HEADER_CHECK=${process.env.ORTHO_CUDA_HEADER_CHECK}`);
+    const arch = cpuFit.buildArch();
+    if (arch !== undefined) args.push(`--CDORTHO_CPU_ARCH=${arch}`);
+    run(cmakeJs, args);
+  } else if (!force && loadsNow()) {
+    // An ORTHO_* setting, but no build tools (an install from the registry,
+    // where cmake-js is a devDependency): keep the binary that loads.
+    console.warn(
+      'orthogonium-node: ORTHO_* build settings are set but cmake-js is not installed; keeping the binary that loads\n' +
+        '(to build: install cmake-js and the prerequisites in README.md, then run npm rebuild orthogonium-node).',
+    );
+  } else {
     console.error(
       'orthogonium-node: no prebuilt binary fits this platform and cmake-js is not installed.\n' +
         'Install the build prerequisites (a C++17 compiler, CMake >= 3.18, Eigen 3.4: apt-get install -y libeigen3-dev)\n' +
@@ -57,12 +71,6 @@ if (force || buildAsked || !loadsNow()) {
     );
     process.exit(1);
   }
-  const args = ['compile'];
-  if (process.env.ORTHO_CUDA) args.push(`--CDORTHO_CUDA=${process.env.ORTHO_CUDA}`);
-if (process.env.ORTHO_CUDA_HEADER_CHECK) args.push(`--CDORTHO_CUDA_HEADER_CHECK=${process.env.ORTHO_CUDA_HEADER_CHECK}`);
-  const arch = cpuFit.buildArch();
-  if (arch !== undefined) args.push(`--CDORTHO_CPU_ARCH=${arch}`);
-  run(cmakeJs, args);
 }
 
 const tsc = bin('tsc');

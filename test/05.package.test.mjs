@@ -35,9 +35,9 @@ describe('CPU fit of the native binary', function () {
   const os = require('node:os');
   const fit = require('../scripts/cpu-fit.js');
   // /proc/cpuinfo flag lines of a Haswell (x86-64-v3) and of a Westmere / Goldmont-class CPU (v2, no AVX)
-  const HASWELL = 'processor\t: 0\nflags\t\t: fpu sse sse2 ssse3 cx16 sse4_1 sse4_2 popcnt lahf_lm movbe xsave avx f16c fma abm bmi1 avx2 bmi2\n';
-  const WESTMERE = 'processor\t: 0\nflags\t\t: fpu sse sse2 ssse3 cx16 sse4_1 sse4_2 popcnt lahf_lm\n';
-  const prebuilt = path.join('pkg', 'prebuilds', 'linux-x64', 'orthogonium-node.napi.node');
+  const HASWELL = 'processor\t: 0\nflags\t\t: fpu sse sse2 pni ssse3 cx16 sse4_1 sse4_2 popcnt lahf_lm movbe xsave avx f16c fma abm bmi1 avx2 bmi2\n';
+  const WESTMERE = 'processor\t: 0\nflags\t\t: fpu sse sse2 pni ssse3 cx16 sse4_1 sse4_2 popcnt lahf_lm\n';
+  const prebuilt = path.join(fit.ROOT, 'prebuilds', 'linux-x64', 'orthogonium-node.napi.node');
 
   it('reads the flags and names the features a level needs that a CPU lacks', function () {
     expect(fit.missingFor('x86-64-v3', fit.parseFlags(HASWELL))).to.deep.equal([]);
@@ -56,8 +56,11 @@ describe('CPU fit of the native binary', function () {
     expect(why).to.contain('avx2').and.contain('fma').and.contain('the prebuilt binary').and.contain('npm rebuild orthogonium-node');
   });
 
-  it("a local build is judged by the level CMake recorded beside it", function () {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ortho-fit-'));
+  it("a local build is judged by the level CMake recorded beside it (wherever the package lies)", function () {
+    // a folder named prebuilds above the package does not make a build prebuilt
+    const top = fs.mkdtempSync(path.join(os.tmpdir(), 'ortho-fit-'));
+    const dir = path.join(top, 'prebuilds', 'app', 'build', 'Release');
+    fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, 'orthogonium.node');
     const westmere = fit.parseFlags(WESTMERE);
     try {
@@ -69,7 +72,7 @@ describe('CPU fit of the native binary', function () {
       fs.writeFileSync(path.join(dir, fit.ARCH_FILE), 'x86-64-v3\n');
       expect(fit.whyNotFit(file, westmere)).to.contain(`the build in ${dir}`);
     } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(top, { recursive: true, force: true });
     }
   });
 
@@ -82,9 +85,37 @@ describe('CPU fit of the native binary', function () {
 
   it('this build records its level, and that level fits this machine', function () {
     const file = require('node-gyp-build').resolve(path.join(path.dirname(require.resolve('../package.json'))));
-    if (!file.split(path.sep).includes('prebuilds'))
+    if (!fit.isPrebuilt(file))
       expect(fs.readFileSync(path.join(path.dirname(file), fit.ARCH_FILE), 'utf8').trim()).to.equal(fit.binaryArch(file));
     expect(fit.whyNotFit(file)).to.equal(null);
+  });
+
+  it('the install hook keeps a binary that loads when ORTHO_* is set but cmake-js is absent (a registry install)', function () {
+    const root = path.dirname(require.resolve('../package.json'));
+    const real = require('node-gyp-build').resolve(root);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ortho-install-'));
+    try {
+      // the installed package: no lib/ (nothing to compile with tsc), node-gyp-build only, no cmake-js
+      for (const rel of ['package.json', 'scripts/install.js', 'scripts/cpu-fit.js']) fs.cpSync(path.join(root, rel), path.join(dir, rel));
+      fs.mkdirSync(path.join(dir, 'node_modules'));
+      fs.symlinkSync(path.join(root, 'node_modules', 'node-gyp-build'), path.join(dir, 'node_modules', 'node-gyp-build'), 'dir');
+      fs.mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
+      fs.copyFileSync(real, path.join(dir, 'build', 'Release', 'orthogonium.node'));
+      fs.writeFileSync(path.join(dir, 'build', 'Release', fit.ARCH_FILE), `${fit.binaryArch(real)}\n`);
+      const install = (env) => require('node:child_process').spawnSync(process.execPath, ['scripts/install.js'], {
+        cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: os.tmpdir(), ...env },
+      });
+      const kept = install({ ORTHO_CUDA: 'OFF' });
+      expect(kept.status, kept.stderr).to.equal(0);
+      expect(kept.stderr).to.contain('keeping the binary that loads');
+      expect(install({}).status).to.equal(0);
+      fs.rmSync(path.join(dir, 'build'), { recursive: true });
+      const none = install({ ORTHO_CUDA: 'OFF' });
+      expect(none.status).to.equal(1);
+      expect(none.stderr).to.contain('no prebuilt binary fits this platform and cmake-js is not installed');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the package refuses a binary this CPU cannot run with ERR_ORTHO_DEVICE, without loading it', function () {

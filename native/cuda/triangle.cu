@@ -55,7 +55,7 @@ static __global__ void nonfinite_pivot_kernel(int64_t batch, Mat<const T> A, int
 
 template <typename T>
 void launchNonFinitePivots(int64_t batch, Mat<const T> A, int* info, cudaStream_t stream) {
-  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(batch, 65535));
+  const unsigned blocks = static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>(batch, 65535)));
   nonfinite_pivot_kernel<T><<<blocks, kTriangleBlock, 0, stream>>>(batch, A, info);
   ORTHO_CUDA_CHECK_LAUNCH("nonfinite_pivot_kernel");
 }

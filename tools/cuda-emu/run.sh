@@ -52,6 +52,7 @@ fi
 
 # A package folder that loads the emulated addon.
 cp "$ROOT/package.json" "$ROOT/index.mjs" "$B/pkg/"
+mkdir -p "$B/pkg/scripts" && cp "$ROOT/scripts/cpu-fit.js" "$B/pkg/scripts/"  # required by dist/native.js
 rm -rf "$B/pkg/dist" && cp -r "$ROOT/dist" "$B/pkg/dist"
 ln -sfn "$ROOT/node_modules" "$B/pkg/node_modules"
 cp -r "$ROOT"/test/. "$B/pkg/test/"
