@@ -161,6 +161,19 @@ describe('errors: non-finite values (rule: every input must be finite; a result 
   });
 });
 
+describe('errors: out of memory', function () {
+  it('a tensor larger than the memory gives ERR_ORTHO_OUT_OF_MEMORY naming the bytes, and the process goes on', async function () {
+    // 10^12 float32 elements: 4 TB, on the host or the device under test
+    const err = await expectCode(() => Tensor.zeros([1000000, 1000000], { device: DEVICE }), ErrorCodes.OUT_OF_MEMORY);
+    expect(err.message).to.contain('4000000000000 bytes');
+    await expectCode(() => Tensor.eye([1000000, 1000000], { device: DEVICE, dtype: 'float64' }), ErrorCodes.OUT_OF_MEMORY);
+    const z = Tensor.zeros([2, 3, 4], { device: DEVICE });
+    expect(Array.from(z.toTypedArray()).every((v) => v === 0)).to.equal(true);
+    const e = Tensor.eye([2, 3, 4], { device: DEVICE, dtype: 'float64' }).toTypedArray();
+    expect(Array.from(e)).to.deep.equal([0, 1].flatMap(() => [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0]));
+  });
+});
+
 describe('errors: Cholesky not positive definite', function () {
   // An infinite pivot passes LAPACK's (and cuSOLVER's) test and would zero
   // the rows it divides: the overflow of X Xᵀ must be reported instead.

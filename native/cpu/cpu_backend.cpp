@@ -19,6 +19,7 @@
 #include <Eigen/QR>
 #include <Eigen/SVD>
 
+#include "../core/free_lists.h"
 #include "../core/parallel.h"
 #include "small_kernels.h"
 
@@ -806,13 +807,7 @@ class BlockCache {
     const std::size_t cls = sizeClass(bytes);
     if (cls >= kMinCached) {
       std::lock_guard<std::mutex> g(m_);
-      auto it = free_.find(cls);
-      if (it != free_.end() && !it->second.empty()) {
-        void* p = it->second.back();
-        it->second.pop_back();
-        cached_ -= cls;
-        return p;
-      }
+      if (void* p = free_.take(cls)) return p;
     }
     // 64-byte alignment keeps Eigen's vector loads aligned for every row of
     // a dense matrix whose row length is a multiple of 16 floats.
@@ -829,10 +824,9 @@ class BlockCache {
     const std::size_t cls = sizeClass(bytes);
     if (cls >= kMinCached && cls <= kMaxBlock) {
       std::lock_guard<std::mutex> g(m_);
-      if (cached_ + cls <= maxCached_) {
+      if (free_.bytes() + cls <= maxCached_) {
         try {
-          free_[cls].push_back(p);
-          cached_ += cls;
+          free_.put(p, cls);
           return;
         } catch (...) {  // bookkeeping allocation failed: just free
         }
@@ -844,10 +838,7 @@ class BlockCache {
   /// Frees every cached block.
   void trim() noexcept {
     std::lock_guard<std::mutex> g(m_);
-    for (auto& [cls, list] : free_)
-      for (void* p : list) std::free(p);
-    free_.clear();
-    cached_ = 0;
+    free_.releaseAll([](void* p) { std::free(p); });
   }
 
  private:
@@ -867,21 +858,15 @@ class BlockCache {
   }
   const std::size_t maxCached_ = readMaxCached();
 
-  // 64-byte multiples below kMinCached; above, 8 classes per power of two
+  // 64-byte multiples below kMinCached; above, eighths of a power of two
   // (at most 12.5% slack), so that nearby sizes share a list.
   static std::size_t sizeClass(std::size_t bytes) {
-    std::size_t r = (bytes + 63) & ~std::size_t(63);
-    if (r == 0) return 64;
-    if (r < kMinCached) return r;
-    int top = 0;
-    while ((r >> (top + 1)) != 0) ++top;
-    std::size_t step = std::size_t(1) << (top - 3);
-    return (r + step - 1) & ~(step - 1);
+    if (bytes < kMinCached) return bytes == 0 ? 64 : (bytes + 63) & ~std::size_t(63);
+    return eighthSizeClass(bytes, kMinCached);
   }
 
   std::mutex m_;
-  std::unordered_map<std::size_t, std::vector<void*>> free_;
-  std::size_t cached_ = 0;
+  FreeLists free_;
 };
 
 class CpuBackend final : public Backend {

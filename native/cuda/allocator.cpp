@@ -7,24 +7,14 @@
 
 namespace ortho::cuda {
 
-std::size_t CachingAllocator::sizeClass(std::size_t bytes) {
-  if (bytes <= 512) return 512;
-  std::size_t e = 0;
-  while ((std::size_t(16) << e) <= bytes) ++e;  // 8 * 2^e <= bytes < 16 * 2^e
-  const std::size_t unit = std::size_t(1) << e;
-  return (bytes + unit - 1) / unit * unit;  // (8 + k) * 2^e, k in 0..8
-}
+std::size_t CachingAllocator::sizeClass(std::size_t bytes) { return eighthSizeClass(bytes, 512); }
 
 void* CachingAllocator::allocate(std::size_t bytes) {
   if (bytes == 0) return nullptr;
   const std::size_t size = sizeClass(bytes);
   {
     std::lock_guard<std::mutex> g(mutex_);
-    auto it = free_.find(size);
-    if (it != free_.end() && !it->second.empty()) {
-      void* p = it->second.back();
-      it->second.pop_back();
-      cachedBytes_ -= size;
+    if (void* p = free_.take(size)) {
       live_[p] = size;
       liveBytes_ += size;
       return p;
@@ -61,10 +51,9 @@ void CachingAllocator::deallocate(void* p) noexcept {
     auto it = live_.find(p);
     if (it == live_.end()) return;  // not ours: never hand it out again
     const std::size_t size = it->second;
+    free_.put(p, size);  // first: if it throws, the block stays live (leaked)
     live_.erase(it);
     liveBytes_ -= size;
-    free_[size].push_back(p);
-    cachedBytes_ += size;
   } catch (...) {
     // Bookkeeping failed (out of host memory): the block is leaked, which
     // is safe; freeing it here could race with queued work.
@@ -72,16 +61,14 @@ void CachingAllocator::deallocate(void* p) noexcept {
 }
 
 void CachingAllocator::emptyCache() noexcept {
-  std::map<std::size_t, std::vector<void*>> blocks;
+  FreeLists blocks;
   {
     std::lock_guard<std::mutex> g(mutex_);
-    blocks.swap(free_);
-    cachedBytes_ = 0;
+    blocks = free_.takeAll();
   }
   if (blocks.empty()) return;
   cudaSetDevice(device_);
-  for (auto& [size, list] : blocks)
-    for (void* p : list) cudaFree(p);  // synchronizes: queued work using p is done first
+  blocks.releaseAll([](void* p) { cudaFree(p); });  // synchronizes: queued work using p is done first
   cudaGetLastError();
 }
 
@@ -92,7 +79,7 @@ std::size_t CachingAllocator::liveBytes() {
 
 std::size_t CachingAllocator::cachedBytes() {
   std::lock_guard<std::mutex> g(mutex_);
-  return cachedBytes_;
+  return free_.bytes();
 }
 
 }  // namespace ortho::cuda

@@ -9,10 +9,10 @@
 #pragma once
 
 #include <cstddef>
-#include <map>
 #include <mutex>
 #include <unordered_map>
-#include <vector>
+
+#include "../core/free_lists.h"
 
 namespace ortho::cuda {
 
@@ -45,8 +45,8 @@ class CachingAllocator {
   // freed from finalizers and worker threads while an operation runs.
   std::mutex mutex_;
   std::unordered_map<void*, std::size_t> live_;          // block -> size class
-  std::map<std::size_t, std::vector<void*>> free_;       // size class -> blocks
-  std::size_t liveBytes_ = 0, cachedBytes_ = 0;
+  FreeLists free_;                                       // size class -> blocks
+  std::size_t liveBytes_ = 0;
 };
 
 /// Scratch memory for one primitive: allocated from the device's cache,

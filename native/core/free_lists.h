@@ -1,0 +1,67 @@
+// Per-size free lists of cached memory blocks: the bookkeeping shared by the
+// CPU backend's block cache (cpu_backend.cpp) and the CUDA caching allocator
+// (cuda/allocator.cpp). Not thread-safe: each owner holds its own mutex, and
+// decides itself which sizes to cache and how blocks are obtained and freed.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <utility>
+#include <vector>
+
+namespace ortho {
+
+/// The size class of a request: `minClass` (a power of two, at least 16)
+/// up to there, above it the next value of the form (8 + k) * 2^e (k < 8)
+/// at or above `bytes`, so that a block wastes at most 1/8 of its size and
+/// nearby sizes share a list.
+inline std::size_t eighthSizeClass(std::size_t bytes, std::size_t minClass) {
+  if (bytes <= minClass) return minClass;
+  std::size_t e = 0;
+  while ((std::size_t(16) << e) <= bytes) ++e;  // 8 * 2^e <= bytes < 16 * 2^e
+  const std::size_t unit = std::size_t(1) << e;
+  return (bytes + unit - 1) / unit * unit;
+}
+
+class FreeLists {
+ public:
+  /// A cached block of size class `cls`, removed from the cache; null if none.
+  void* take(std::size_t cls) {
+    auto it = lists_.find(cls);
+    if (it == lists_.end() || it->second.empty()) return nullptr;
+    void* p = it->second.back();
+    it->second.pop_back();
+    bytes_ -= cls;
+    return p;
+  }
+  /// Caches block p of class `cls`. Throws (std::bad_alloc) only when the
+  /// list cannot grow; the cache is then unchanged.
+  void put(void* p, std::size_t cls) {
+    lists_[cls].push_back(p);
+    bytes_ += cls;
+  }
+  /// Empties the cache into the returned lists (to be freed outside a lock).
+  FreeLists takeAll() {
+    FreeLists all;
+    std::swap(all.lists_, lists_);
+    std::swap(all.bytes_, bytes_);
+    return all;
+  }
+  /// Calls release(p) for every cached block and empties the cache.
+  template <typename Release>
+  void releaseAll(Release&& release) {
+    for (auto& [cls, list] : lists_)
+      for (void* p : list) release(p);
+    lists_.clear();
+    bytes_ = 0;
+  }
+  bool empty() const { return bytes_ == 0; }
+  /// Bytes in cached blocks (the sum of their classes).
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  std::map<std::size_t, std::vector<void*>> lists_;
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace ortho
