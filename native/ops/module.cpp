@@ -7,11 +7,17 @@
 
 namespace ortho::ops {
 
-void checkFinite(const TensorImpl& t, const char* what) {
-  int64_t bad = dispatchDtype(t.dtype(), [&](auto tag) {
+namespace {
+int64_t countNonFinite(const TensorImpl& t) {
+  return dispatchDtype(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
     return t.backend().prims<T>().countNonFinite(t.numel(), t.data<T>());
   });
+}
+}  // namespace
+
+void checkFinite(const TensorImpl& t, const char* what) {
+  const int64_t bad = countNonFinite(t);
   if (bad > 0)
     fail(code::kNonFinite, ErrorKind::RangeError, what, " holds ", bad, " NaN or infinite value", bad > 1 ? "s" : "",
          " (shape ", shapeStr(t.shape()), "); every value must be finite");
@@ -30,14 +36,11 @@ void Module::checkInput(const TensorPtr& x) {
 
 bool Module::screenInput(const TensorImpl& input, const TensorImpl& witness) {
   if (!unscreened_) return false;
-  const char* what = unscreened_;
-  unscreened_ = nullptr;
-  const int64_t bad = dispatchDtype(witness.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    return witness.backend().prims<T>().countNonFinite(witness.numel(), witness.data<T>());
-  });
-  if (bad == 0) return true;
-  checkFinite(input, what);  // a bad element, or finite values whose witness overflowed
+  if (countNonFinite(witness) == 0) {
+    unscreened_ = nullptr;
+    return true;
+  }
+  settleInputCheck(input);  // a bad element, or finite values whose witness overflowed
   return false;
 }
 
