@@ -9,7 +9,10 @@
 #    fused kernels on and then off (ORTHO_CUDA_FUSED=0: plain cuBLAS/cuSOLVER);
 # 4. timings of every preset against the same algorithm in PyTorch.
 # Logs and results go to $OUT (at most 8 files); the last lines printed are
-# the summary. Budget: about 7 minutes on an H100.
+# the summary. Budget: about 8 minutes on an H100. ORTHO_CHECK_BUDGET (seconds,
+# default 520) bounds the whole script: each phase gets what is left of it,
+# in the order of what matters most (the suite with the fused kernels, the
+# timings, then the suite on plain cuBLAS/cuSOLVER).
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/bench/results/gpu-check}
@@ -19,6 +22,10 @@ SUMMARY="$OUT/summary.txt"
 note() { echo "$*" | tee -a "$SUMMARY"; }
 t0=$(date +%s)
 elapsed() { echo "$(( $(date +%s) - t0 ))s"; }
+BUDGET=${ORTHO_CHECK_BUDGET:-520}
+# cap N RESERVE: N seconds, or what is left of the budget after RESERVE seconds
+# kept for the phases that follow, whichever is less (at least 10).
+cap() { local left=$(( BUDGET - ($(date +%s) - t0) - $2 )); [ "$left" -lt "$1" ] && echo $(( left > 10 ? left : 10 )) || echo "$1"; }
 
 # --- 1. diagnostics -----------------------------------------------------------
 {
@@ -29,7 +36,7 @@ elapsed() { echo "$(( $(date +%s) - t0 ))s"; }
   echo "== ldconfig"; ldconfig -p 2>/dev/null | grep -E 'libcublas|libcusolver|libcusparse|libnvJitLink' | head -20
   echo "== files"
   # one scan of the disk (it is large on these images), reused below
-  files=$(find / -xdev \( -name 'libcublas.so.*' -o -name 'libcublasLt.so.*' -o -name 'libcusolver.so.*' -o -name 'libcusparse.so.*' -o -name 'libnvJitLink.so.*' \) 2>/dev/null | sort)
+  files=$(timeout 25 find / -xdev \( -name 'libcublas.so.*' -o -name 'libcublasLt.so.*' -o -name 'libcusolver.so.*' -o -name 'libcusparse.so.*' -o -name 'libnvJitLink.so.*' \) 2>/dev/null | sort)
   echo "$files" | head -40
   for lib in libcublas.so.13 libcusolver.so.12 libcublas.so.12 libcusolver.so.11; do
     f=$(echo "$files" | grep "/$lib\$" | head -1)
@@ -102,13 +109,12 @@ run_tests() {  # name, seconds, "mocha args", extra env...
     fi
   fi
 }
-# The whole suite with the fused kernels on; then the numerical specs with
-# only plain cuBLAS/cuSOLVER (the escape hatch).
-run_tests cuda-fused 200 "--reporter spec"
-run_tests cuda-plain 120 "--no-config --timeout 180000 --reporter spec $NUMERIC_SPECS" ORTHO_CUDA_FUSED=0
+# The whole suite with the fused kernels on; then the timings; then the
+# numerical specs with only plain cuBLAS/cuSOLVER (the escape hatch).
+run_tests cuda-fused "$(cap 200 300)" "--reporter spec"
 
 # --- 4. timings ----------------------------------------------------------------
-timeout 300 node bench/gpu/compare.mjs --out "$OUT/timings.json" > "$OUT/timings.log" 2>&1
+timeout "$(cap 260 60)" node bench/gpu/compare.mjs --out "$OUT/timings.json" > "$OUT/timings.log" 2>&1
 note "timings: rc=$? [$(elapsed)]"
 grep -E '^ours  .*FAILED|^torch:' "$OUT/timings.log" | head -10
 if grep -q '^ours / PyTorch' "$OUT/timings.log"; then
@@ -116,4 +122,6 @@ if grep -q '^ours / PyTorch' "$OUT/timings.log"; then
 else
   tail -15 "$OUT/timings.log" | tee -a "$SUMMARY"
 fi
+
+run_tests cuda-plain "$(cap 150 0)" "--no-config --timeout 180000 --reporter spec $NUMERIC_SPECS" ORTHO_CUDA_FUSED=0
 note "total $(elapsed)"
