@@ -73,15 +73,38 @@ describe(`Björck at small-matrix sizes (fused paths) on ${DEVICE}`, function ()
       const m = new BatchedBjorckOrthogonalization(shape, { niters: 40, beta: 0.4, requiresGrad: true });
       const y = m.forwardSync(x);
       expectClose(y.toTypedArray(), mats(x).flatMap((w) => Array.from(ref.bjorck(w, 0.4, 40).a)), 1e-12, 'forward');
-      expect(m.contextBytes).to.equal(40 * x.size * 8);
+      // each recorded step keeps its input, and on the GPU its folded Gram
+      // (k x k); the CPU's small-matrix kernels recompute it instead
+      const gram = DEVICE === 'cpu' ? 0 : shape[0] * Math.min(shape[1], shape[2]) ** 2;
+      expect(m.contextBytes).to.equal(40 * (x.size + gram) * 8);
       const G = Tensor.randn(shape, { seed: 54, dtype: 'float64', device: DEVICE });
       const want = mats(x).flatMap((w, b) => Array.from(refVjp(w, mats(G)[b], 0.4, 40).a));
       expectClose(m.backwardSync(G).toTypedArray(), want, 1e-10, `VJP ${shapeName(shape)}`);
       // pass-through: only the 41st step's input is saved, in the second launch
       const pt = new BatchedBjorckOrthogonalization(shape, { niters: 40, beta: 0.4, passThrough: true, requiresGrad: true });
       expectClose(pt.forwardSync(x).toTypedArray(), mats(x).flatMap((w) => Array.from(ref.bjorck(w, 0.4, 41).a)), 1e-12, 'pass-through forward');
-      expect(pt.contextBytes).to.equal(x.size * 8);
+      expect(pt.contextBytes).to.equal((x.size + gram) * 8);
       const wantPt = mats(x).flatMap((w, b) => Array.from(refVjp(w, mats(G)[b], 0.4, 41, true).a));
+      expectClose(pt.backwardSync(G).toTypedArray(), wantPt, 1e-10, `pass-through VJP ${shapeName(shape)}`);
+    }
+  });
+
+  it('past the small-matrix sizes every backend keeps the Gram of each recorded step, and the per-step VJP matches the reference', function () {
+    // min(m, n) = 72 > 64: the per-step path on every backend, whose backward
+    // reads the kept M' instead of recomputing it.
+    for (const shape of [[2, 80, 72], [1, 72, 90]]) {
+      const x = wellConditionedTensor(shape, { seed: 57 });
+      const m = new BatchedBjorckOrthogonalization(shape, { niters: 3, beta: 0.5, requiresGrad: true });
+      m.forwardSync(x);
+      const gram = shape[0] * Math.min(shape[1], shape[2]) ** 2;
+      expect(m.contextBytes, shapeName(shape)).to.equal(3 * (x.size + gram) * 8);
+      const G = Tensor.randn(shape, { seed: 58, dtype: 'float64', device: DEVICE });
+      const want = mats(x).flatMap((w, b) => Array.from(refVjp(w, mats(G)[b], 0.5, 3).a));
+      expectClose(m.backwardSync(G).toTypedArray(), want, 1e-10, `VJP ${shapeName(shape)}`);
+      const pt = new BatchedBjorckOrthogonalization(shape, { niters: 3, beta: 0.5, passThrough: true, requiresGrad: true });
+      pt.forwardSync(x);
+      expect(pt.contextBytes, `pass-through ${shapeName(shape)}`).to.equal((x.size + gram) * 8);
+      const wantPt = mats(x).flatMap((w, b) => Array.from(refVjp(w, mats(G)[b], 0.5, 4, true).a));
       expectClose(pt.backwardSync(G).toTypedArray(), wantPt, 1e-10, `pass-through VJP ${shapeName(shape)}`);
     }
   });

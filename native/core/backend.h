@@ -152,20 +152,33 @@ class Primitives {
   virtual bool fusedPowerIteration(int64_t batch, Mat<const T> X, T* u, T* v, int niter, T eps, T* coef, T* Y) {
     return false;
   }
+  /// Whether a recorded Björck step of an m x n matrix should keep its
+  /// folded Gram for the backward (one product fewer per step there, one
+  /// k x k matrix more per step in the context). The CPU declines where its
+  /// small-matrix kernels recompute it in cache for less than the memory
+  /// traffic of keeping it.
+  virtual bool keepsBjorckGram(int64_t m, int64_t n) { return true; }
   /// `steps` Björck steps (ops/bjorck.cpp) from X into Y (dense, X's
-  /// shape). With `saves` (a host array of `steps` device pointers, or
-  /// null), each non-null saves[s], 1 <= s < steps, receives the input of
-  /// step s (dense, X's shape; saves[0] is unused: step 0's input is X),
-  /// which is what fusedBjorckBackward needs.
-  virtual bool fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta, T* const* saves) {
+  /// shape). With `saves` and `grams` (host arrays of `steps` device
+  /// pointers, or null; grams only with saves), each non-null saves[s],
+  /// 1 <= s < steps, receives the input of step s (dense, X's shape;
+  /// saves[0] is unused: step 0's input is X) and each non-null grams[s],
+  /// 0 <= s < steps, that step's folded Gram M' = (1 + beta) I - beta
+  /// Gram(w) (dense, batch x k x k, k = min(rows, cols)): what
+  /// fusedBjorckBackward needs.
+  virtual bool fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta, T* const* saves,
+                           T* const* grams) {
     return false;
   }
-  /// The backward of `steps` recorded Björck steps at once: ws (a host
-  /// array of device pointers) holds the input of each step (dense, G's
-  /// shape); G, the gradient of the last step's output, is carried back
-  /// through every step into dX (dense, G's shape, not overlapping G).
-  /// The same math and order as the per-step VJP of ops/bjorck.cpp.
-  virtual bool fusedBjorckBackward(int64_t batch, const T* const* ws, int steps, Mat<const T> G, Mat<T> dX, T beta) {
+  /// The backward of `steps` recorded Björck steps at once: ws and ms (host
+  /// arrays of device pointers; ms null where no Gram was kept) hold the
+  /// input of each step (dense, G's shape) and its folded Gram (dense,
+  /// k x k); G, the gradient of the last
+  /// step's output, is carried back through every step into dX (dense,
+  /// G's shape, not overlapping G). The same math and order as the
+  /// per-step VJP of ops/bjorck.cpp.
+  virtual bool fusedBjorckBackward(int64_t batch, const T* const* ws, const T* const* ms, int steps, Mat<const T> G,
+                                   Mat<T> dX, T beta) {
     return false;
   }
   /// Cholesky orthogonalization forward: L = chol(X X^T + shift I) (strict
@@ -186,8 +199,8 @@ class Primitives {
   virtual bool fusedExponential(int64_t batch, Mat<const T> X, Mat<T> Y, int K) { return false; }
   /// One Björck step per matrix, out = w ((1 + beta) I - beta w^T w) when
   /// rows >= cols, else ((1 + beta) I - beta w w^T) w. `gram` (k x k,
-  /// k = min(rows, cols)) is scratch the backend may use; out must not
-  /// overlap w.
+  /// k = min(rows, cols)) receives the folded Gram (1 + beta) I - beta
+  /// w^T w (or w w^T), which the backward reuses; out must not overlap w.
   virtual bool fusedBjorckStep(int64_t batch, T beta, Mat<const T> w, Mat<T> gram, Mat<T> out) { return false; }
 };
 

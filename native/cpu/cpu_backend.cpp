@@ -430,13 +430,23 @@ class CpuPrimitives final : public Primitives<T> {
     return false;
   }
 
+  // The small kernels recompute a small matrix's Gram in cache for less
+  // than keeping it costs: at 4096 x 32 x 32 float, keeping it made the
+  // recorded forward 10-15 ms slower (twice that once the context outgrew
+  // the block cache) to save 7-20 ms of backward (bench/RESULTS.md).
+  bool keepsBjorckGram(int64_t m, int64_t n) override {
+    const int64_t k = std::min(m, n);
+    return !useSmall(k, k, std::max(m, n));
+  }
+
   // Every unrecorded step of a small matrix before the next matrix: the
   // iterate, its Gram and the next iterate (at most 3 x 64 KiB for float)
   // stay in the core's L1/L2 for all the steps, and the batch is read and
   // written once instead of once per step (at 4096 x 32 x 32, twelve steps
   // streamed 2 x 16 MiB each). The same kernels in the same order as the
   // per-step path.
-  bool fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta, T* const* saves) override {
+  bool fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta, T* const* saves,
+                   T* const* grams) override {
     const int64_t m = X.rows, n = X.cols, k = std::min(m, n);
 #if ORTHO_SMALL_KERNELS
     if (steps > 0 && useSmall(k, k, std::max(m, n))) {
@@ -454,6 +464,7 @@ class CpuPrimitives final : public Primitives<T> {
           const int64_t ldo = s + 1 == steps ? Y.ld : n;
           smallBjorckStep(m, n, beta, cur, n, g, k, out, ldo);
           if (saves && s + 1 < steps && saves[s + 1]) std::memcpy(saves[s + 1] + b * m * n, out, sizeof(T) * m * n);
+          if (grams && grams[s]) std::memcpy(grams[s] + b * k * k, g, sizeof(T) * k * k);
           std::swap(cur, next);
         }
       });
@@ -470,28 +481,30 @@ class CpuPrimitives final : public Primitives<T> {
   // Per step, as ops/bjorck.cpp's stepBackward:
   //   tall: out = g M - beta w S,  S = g^T w + (g^T w)^T
   //   wide: out = M g - beta S w,  S = g w^T + (g w^T)^T
-  // with M = (1 + beta) I - beta Gram(w).
-  bool fusedBjorckBackward(int64_t batch, const T* const* ws, int steps, Mat<const T> G, Mat<T> dX,
-                           T beta) override {
+  // with M = (1 + beta) I - beta Gram(w), saved by the forward or (ms
+  // null) recomputed.
+  bool fusedBjorckBackward(int64_t batch, const T* const* ws, const T* const* ms, int steps, Mat<const T> G,
+                           Mat<T> dX, T beta) override {
     const int64_t m = G.rows, n = G.cols, k = std::min(m, n);
     const bool tall = m >= n;
 #if ORTHO_SMALL_KERNELS
     if (steps > 0 && useSmall(k, k, std::max(m, n))) {
-      forEachMatrix(batch, 8.0 * m * n * k * steps, [&](int64_t b) {
+      forEachMatrix(batch, (ms ? 6.0 : 8.0) * m * n * k * steps, [&](int64_t b) {
         thread_local std::vector<T> scratch;
         scratch.resize(static_cast<std::size_t>(2 * m * n + 2 * k * k));
         T* g = scratch.data();
         T* out = g + m * n;
-        T* M = out + m * n;
-        T* S = M + k * k;
+        T* S = out + m * n;
+        T* Mbuf = S + k * k;
         const T* g0 = G.data + b * G.stride;
         for (int64_t i = 0; i < m; ++i) std::memcpy(g + i * n, g0 + i * G.ld, sizeof(T) * n);
         for (int s = steps; s-- > 0;) {
           const T* w = ws[s] + b * m * n;
+          const T* M = ms ? ms[s] + b * k * k : Mbuf;
+          if (!ms) smallFoldedGram(m, n, beta, w, n, Mbuf, k);
           // The first step (the last one run) writes straight into dX.
           T* o = s == 0 ? dX.data + b * dX.stride : out;
           const int64_t ldo = s == 0 ? dX.ld : n;
-          smallFoldedGram(m, n, beta, w, n, M, k);
           if (tall) {
             smallProduct(m, n, k, T(1), g, n, 1, M, k, 1, T(0), o, ldo);        // g M
             smallProduct(k, n, m, T(1), g, 1, n, w, n, 1, T(0), S, k);          // g^T w

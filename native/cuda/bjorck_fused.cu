@@ -24,7 +24,8 @@ std::size_t bjorckSmem(int64_t m, int64_t n) {
   const int64_t k = std::min(m, n);
   return static_cast<std::size_t>(2 * m * (n + 1) + k * (k + 1)) * sizeof(T);
 }
-// Backward: g, w and the next g (m x (n + 1)), M and S (k x (k + 1)).
+// Backward: g, w and the next g (m x (n + 1)), M (saved by the forward) and
+// S (k x (k + 1)).
 template <typename T>
 std::size_t bjorckBackwardSmem(int64_t m, int64_t n) {
   const int64_t k = std::min(m, n);
@@ -60,11 +61,12 @@ __device__ inline void foldedGram(int m, int n, const T* w, int ldw, T beta, T* 
 
 // Steps [first, last) of the forward; the matrix comes from X (or Y when
 // first > 0: an earlier launch left it there) and ends in Y. With `saving`
-// (then last - first <= kBjorckPtrs), saves.p[s - first], where non-null,
-// receives the input of step s.
+// (then last - first <= kBjorckPtrs), saves.p[s - first] and
+// grams.p[s - first], where non-null, receive the input of step s and its
+// folded Gram M.
 template <typename T>
 static __global__ void bjorck_fused_kernel(int64_t batch, Mat<const T> X, Mat<T> Y, int first, int last, T beta,
-                                           bool saving, StepPtrs<T> saves) {
+                                           bool saving, StepPtrs<T> saves, StepPtrs<T> grams) {
   extern __shared__ __align__(16) unsigned char smem[];
   const int m = static_cast<int>(X.rows), n = static_cast<int>(X.cols), k = m < n ? m : n;
   const int ldw = n + 1, ldm = k + 1;
@@ -83,6 +85,8 @@ static __global__ void bjorck_fused_kernel(int64_t batch, Mat<const T> X, Mat<T>
         if (T* save = saves.p[s - first]) storeTile(w, ldw, Mat<T>{save, m, n, n, int64_t(m) * n}, b);
       foldedGram(m, n, w, ldw, beta, M, ldm);
       __syncthreads();
+      if (saving)
+        if (T* gram = grams.p[s - first]) storeTile(M, ldm, Mat<T>{gram, k, k, k, int64_t(k) * k}, b);
       auto storeW = [&](int p, int q, T val) { w2[p * ldw + q] = val; };
       if (tall)
         tileGemm<T>(m, n, k, w, ldw, 1, M, ldm, 1, storeW);  // w M
@@ -98,12 +102,14 @@ static __global__ void bjorck_fused_kernel(int64_t batch, Mat<const T> X, Mat<T>
 
 // The VJP of steps [first, last), last first; the gradient comes from G (or
 // dX when last < steps: an earlier launch left it there) and ends in dX.
-// ws.p[s - first] is the input of step s. Per step, as ops/bjorck.cpp:
+// ws.p[s - first] is the input of step s, ms.p[s - first] its folded Gram
+// (saved by the forward: one product of four per step fewer). Per step, as
+// ops/bjorck.cpp:
 //   tall: out = g M - beta w S,  S = g^T w + (g^T w)^T
 //   wide: out = M g - beta S w,  S = g w^T + (g w^T)^T
 template <typename T>
 static __global__ void bjorck_backward_fused_kernel(int64_t batch, Mat<const T> G, Mat<T> dX, bool fromG, int first,
-                                                    int last, T beta, StepPtrs<const T> ws) {
+                                                    int last, T beta, StepPtrs<const T> ws, StepPtrs<const T> ms) {
   extern __shared__ __align__(16) unsigned char smem[];
   const int m = static_cast<int>(G.rows), n = static_cast<int>(G.cols), k = m < n ? m : n;
   const int ldw = n + 1, ldm = k + 1;
@@ -121,8 +127,8 @@ static __global__ void bjorck_backward_fused_kernel(int64_t batch, Mat<const T> 
       loadTile(Mat<const T>{dX.data, dX.rows, dX.cols, dX.ld, dX.stride}, b, g, ldw);
     for (int s = last; s-- > first;) {
       loadTile(Mat<const T>{ws.p[s - first], m, n, n, int64_t(m) * n}, b, w, ldw);
+      loadTile(Mat<const T>{ms.p[s - first], k, k, k, int64_t(k) * k}, b, M, ldm);
       __syncthreads();
-      foldedGram(m, n, w, ldw, beta, M, ldm);
       auto storeS = [&](int p, int q, T val) { S[p * ldm + q] = val; };
       if (tall)
         tileGemm<T>(k, k, m, g, 1, ldw, w, ldw, 1, storeS);  // g^T w
@@ -167,7 +173,7 @@ static int bjorckThreads(int64_t m, int64_t n) {
 
 template <typename T>
 void launchBjorckFused(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta, T* const* saves,
-                       cudaStream_t stream) {
+                       T* const* grams, cudaStream_t stream) {
   const int64_t m = X.rows, n = X.cols;
   const int threads = bjorckThreads(m, n);
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(batch, kMaxBlocks));
@@ -177,29 +183,35 @@ void launchBjorckFused(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T bet
   int first = 0;
   do {
     const int last = std::min(steps, first + chunk);
-    StepPtrs<T> p{};
+    StepPtrs<T> p{}, gp{};
     if (saves)
-      for (int s = first; s < last; ++s) p.p[s - first] = s > 0 ? saves[s] : nullptr;
+      for (int s = first; s < last; ++s) {
+        p.p[s - first] = s > 0 ? saves[s] : nullptr;
+        gp.p[s - first] = grams[s];
+      }
     bjorck_fused_kernel<T><<<blocks, threads, bjorckSmem<T>(m, n), stream>>>(batch, X, Y, first, last, beta,
-                                                                             saves != nullptr, p);
+                                                                             saves != nullptr, p, gp);
     ORTHO_CUDA_CHECK_LAUNCH("bjorck_fused_kernel");
     first = last;
   } while (first < steps);
 }
 
 template <typename T>
-void launchBjorckBackwardFused(int64_t batch, const T* const* ws, int steps, Mat<const T> G, Mat<T> dX, T beta,
-                               cudaStream_t stream) {
+void launchBjorckBackwardFused(int64_t batch, const T* const* ws, const T* const* ms, int steps, Mat<const T> G,
+                               Mat<T> dX, T beta, cudaStream_t stream) {
   const int64_t m = G.rows, n = G.cols;
   const int threads = bjorckThreads(m, n);
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(batch, kMaxBlocks));
   int last = steps;
   do {
     const int first = std::max(0, last - kBjorckPtrs);
-    StepPtrs<const T> p{};
-    for (int s = first; s < last; ++s) p.p[s - first] = ws[s];
+    StepPtrs<const T> p{}, mp{};
+    for (int s = first; s < last; ++s) {
+      p.p[s - first] = ws[s];
+      mp.p[s - first] = ms[s];
+    }
     bjorck_backward_fused_kernel<T><<<blocks, threads, bjorckBackwardSmem<T>(m, n), stream>>>(
-        batch, G, dX, last == steps, first, last, beta, p);
+        batch, G, dX, last == steps, first, last, beta, p, mp);
     ORTHO_CUDA_CHECK_LAUNCH("bjorck_backward_fused_kernel");
     last = first;
   } while (last > 0);
@@ -210,12 +222,12 @@ template bool bjorckFusedFits<double>(int64_t, int64_t);
 template bool bjorckBackwardFusedFits<float>(int64_t, int64_t);
 template bool bjorckBackwardFusedFits<double>(int64_t, int64_t);
 template void launchBjorckFused<float>(int64_t, Mat<const float>, Mat<float>, int, float, float* const*,
-                                       cudaStream_t);
+                                       float* const*, cudaStream_t);
 template void launchBjorckFused<double>(int64_t, Mat<const double>, Mat<double>, int, double, double* const*,
-                                        cudaStream_t);
-template void launchBjorckBackwardFused<float>(int64_t, const float* const*, int, Mat<const float>, Mat<float>, float,
-                                               cudaStream_t);
-template void launchBjorckBackwardFused<double>(int64_t, const double* const*, int, Mat<const double>, Mat<double>,
-                                                double, cudaStream_t);
+                                        double* const*, cudaStream_t);
+template void launchBjorckBackwardFused<float>(int64_t, const float* const*, const float* const*, int,
+                                               Mat<const float>, Mat<float>, float, cudaStream_t);
+template void launchBjorckBackwardFused<double>(int64_t, const double* const*, const double* const*, int,
+                                                Mat<const double>, Mat<double>, double, cudaStream_t);
 
 }  // namespace ortho::cuda

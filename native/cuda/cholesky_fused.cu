@@ -20,18 +20,20 @@ bool choleskyFusedFits(int64_t m, int64_t n) {
 }
 
 // One warp per matrix, no block-wide barrier: lane i keeps row i of
-// S = X X^T + shift I in double registers (fully unrolled loops, so the
-// row is indexed by constants), factors it right-looking with the pivot
-// column passed between lanes by shuffles, then solves W = L^{-1} X with
-// one column of X per lane. The earlier kernel (one matrix per block,
-// left-looking, lane 0 alone computing each diagonal entry between two
-// block barriers) had a critical path of about 2 m block barriers and m^2
-// dependent double FMAs per matrix.
-// Rounding: S is rounded to T and the shift added in T (the plain path's
-// syrk + addDiagonal); the factorization runs in double and L is rounded
-// to T once; the solve accumulates in double with the T-rounded L (the L
-// returned for the backward) and rounds each row of W to T before the
-// division by L(i, i), as the plain path's trsm in T would.
+// S = X X^T + shift I in registers (fully unrolled loops, so the row is
+// indexed by constants), factors it right-looking with the pivot column
+// passed between lanes by shuffles, then solves W = L^{-1} X with one column
+// of X per lane. The earlier kernel (one matrix per block, left-looking,
+// lane 0 alone computing each diagonal entry between two block barriers) had
+// a critical path of about 2 m block barriers and m^2 dependent FMAs per
+// matrix.
+// Arithmetic in T throughout, as the plain path (syrk, addDiagonal, potrf
+// and trsm in T; PyTorch too). The previous version accumulated and
+// factored in double: for float32 that is about 2,000 float-to-double
+// conversions per lane per matrix (each operand of the Gram and of the
+// solve), a low-throughput instruction, and double FMAs and shuffles (two
+// per value). It measured 0.58x PyTorch's time on the H100 where the target
+// is 0.5x (bench/RESULTS.md); this version is not timed on a GPU yet.
 template <typename T>
 static __global__ void cholesky_fused_kernel(int64_t batch, Mat<const T> X, T shift, Mat<T> L, Mat<T> W, int* info) {
   extern __shared__ __align__(16) unsigned char smem[];
@@ -44,36 +46,36 @@ static __global__ void cholesky_fused_kernel(int64_t batch, Mat<const T> X, T sh
     for (int e = lane; e < m * n; e += 32) x[(e / n) * ldx + e % n] = at(X, b, e / n, e % n);
     __syncwarp();
     // Row `lane` of S (lanes past m keep zeros and take part in the shuffles).
-    double s[kCholeskyMaxM];
+    T s[kCholeskyMaxM];
 #pragma unroll
-    for (int k = 0; k < kCholeskyMaxM; ++k) s[k] = 0.0;
+    for (int k = 0; k < kCholeskyMaxM; ++k) s[k] = T(0);
     if (lane < m) {
       for (int r = 0; r < n; ++r) {
-        const double xi = x[lane * ldx + r];
+        const T xi = x[lane * ldx + r];
 #pragma unroll
         for (int k = 0; k < kCholeskyMaxM; ++k)
-          if (k < m) s[k] += xi * double(x[k * ldx + r]);  // x[k][r]: the same address on every lane
+          if (k < m) s[k] += xi * x[k * ldx + r];  // x[k][r]: the same address on every lane
       }
     }
 #pragma unroll
-    for (int k = 0; k < kCholeskyMaxM; ++k) s[k] = k == lane ? double(static_cast<T>(s[k]) + shift) : double(static_cast<T>(s[k]));
+    for (int k = 0; k < kCholeskyMaxM; ++k)
+      if (k == lane) s[k] += shift;
     // Right-looking Cholesky: column j of L from lane j's diagonal, then the
     // trailing rank-1 update of every lane's row.
     int failed = 0;
 #pragma unroll
     for (int j = 0; j < kCholeskyMaxM; ++j) {
       if (j < m && !failed) {
-        const double d = __shfl_sync(0xffffffffu, s[j], j);  // S(j, j), updated
-        const T dt = static_cast<T>(d);
-        if (!(dt > T(0)) || !isfinite(dt)) {  // not positive, or S overflowed T (as potrf's contract)
+        const T d = __shfl_sync(0xffffffffu, s[j], j);  // S(j, j), updated
+        if (!(d > T(0)) || !isfinite(d)) {  // not positive, or S overflowed T (as potrf's contract)
           failed = j + 1;  // the order of the leading minor that fails, as potrf; uniform over the warp
         } else {
-          const double ljj = sqrt(d);
+          const T ljj = sqrt(d);
           s[j] = lane == j ? ljj : s[j] / ljj;  // rows below j: L(i, j); rows above: unused
 #pragma unroll
           for (int k = j + 1; k < kCholeskyMaxM; ++k)
             if (k < m) {
-              const double lkj = __shfl_sync(0xffffffffu, s[j], k);  // L(k, j)
+              const T lkj = __shfl_sync(0xffffffffu, s[j], k);  // L(k, j)
               if (lane >= k) s[k] -= s[j] * lkj;
             }
         }
@@ -90,9 +92,9 @@ static __global__ void cholesky_fused_kernel(int64_t batch, Mat<const T> X, T sh
       // W = L^{-1} X by forward substitution, one column of X per lane, in place.
       for (int c = lane; c < n; c += 32)
         for (int i = 0; i < m; ++i) {
-          double v = x[i * ldx + c];
-          for (int p = 0; p < i; ++p) v -= double(l[i * ldl + p]) * double(x[p * ldx + c]);
-          x[i * ldx + c] = static_cast<T>(v) / l[i * ldl + i];
+          T v = x[i * ldx + c];
+          for (int p = 0; p < i; ++p) v -= l[i * ldl + p] * x[p * ldx + c];
+          x[i * ldx + c] = v / l[i * ldl + i];
         }
       __syncwarp();
       for (int e = lane; e < m * n; e += 32) at(W, b, e / n, e % n) = x[(e / n) * ldx + e % n];

@@ -417,19 +417,21 @@ bool CudaPrimitives<T>::fusedPowerIteration(int64_t batch, Mat<const T> X, T* u,
 }
 
 template <typename T>
-bool CudaPrimitives<T>::fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta, T* const* saves) {
+bool CudaPrimitives<T>::fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta, T* const* saves,
+                                    T* const* grams) {
   if (!ctx_.fused || !bjorckFusedFits<T>(X.rows, X.cols)) return false;
   ctx_.activate();
-  launchBjorckFused<T>(batch, X, Y, steps, beta, saves, ctx_.stream);
+  launchBjorckFused<T>(batch, X, Y, steps, beta, saves, grams, ctx_.stream);
   return true;
 }
 
 template <typename T>
-bool CudaPrimitives<T>::fusedBjorckBackward(int64_t batch, const T* const* ws, int steps, Mat<const T> G, Mat<T> dX,
-                                            T beta) {
-  if (!ctx_.fused || steps <= 0 || !bjorckBackwardFusedFits<T>(G.rows, G.cols)) return false;
+bool CudaPrimitives<T>::fusedBjorckBackward(int64_t batch, const T* const* ws, const T* const* ms, int steps,
+                                            Mat<const T> G, Mat<T> dX, T beta) {
+  // The kernel reads the kept Grams (keepsBjorckGram is true here).
+  if (!ctx_.fused || steps <= 0 || !ms || !bjorckBackwardFusedFits<T>(G.rows, G.cols)) return false;
   ctx_.activate();
-  launchBjorckBackwardFused<T>(batch, ws, steps, G, dX, beta, ctx_.stream);
+  launchBjorckBackwardFused<T>(batch, ws, ms, steps, G, dX, beta, ctx_.stream);
   return true;
 }
 

@@ -32,9 +32,10 @@ class CudaPrimitives final : public Primitives<T> {
   void scalarMap(int64_t n, ScalarFn f, const T* a, const T* b, T p, T* out) override;
   int64_t countNonFinite(int64_t n, const T* x) override;
   bool fusedPowerIteration(int64_t batch, Mat<const T> X, T* u, T* v, int niter, T eps, T* coef, T* Y) override;
-  bool fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta, T* const* saves) override;
-  bool fusedBjorckBackward(int64_t batch, const T* const* ws, int steps, Mat<const T> G, Mat<T> dX,
-                           T beta) override;
+  bool fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta, T* const* saves,
+                   T* const* grams) override;
+  bool fusedBjorckBackward(int64_t batch, const T* const* ws, const T* const* ms, int steps, Mat<const T> G,
+                           Mat<T> dX, T beta) override;
   bool fusedCholesky(int64_t batch, Mat<const T> X, T shift, Mat<T> L, Mat<T> W, int* info) override;
   bool fusedCholeskyBackward(int64_t batch, Mat<const T> L, Mat<const T> W, Mat<const T> X, Mat<const T> G,
                              Mat<T> dX) override;

@@ -8,9 +8,13 @@
 // Backward of one step at w, given G = dL/dw':
 //   m >= n: dw = G M' - beta * w (G^T w + w^T G)
 //   m <  n: dw = M' G - beta * (G w^T + w G^T) w
+// A recorded step keeps its input w and, where the backend asks for it
+// (keepsBjorckGram), its M' (k x k), which the forward computes anyway: the
+// backward then runs three products per step instead of four (PyTorch's
+// autograd keeps the same two per step).
 // passThrough: the first niters steps save nothing; one more step is
 // recorded and its VJP is returned as the input's gradient (straight
-// through), so the saved context is one matrix whatever niters is.
+// through), so the saved context is one step's whatever niters is.
 #include <cmath>
 
 #include "common.h"
@@ -35,35 +39,49 @@ class Bjorck final : public Module {
       Env<T> e(*x);
       const MatrixDims d = x->dims();
       const int steps = niters_ + (passThrough_ ? 1 : 0);
-      std::vector<TensorPtr> saved;
+      const int64_t k = std::min(d.m, d.n);
+      std::vector<TensorPtr> saved, savedM;
       TensorPtr cur = x, spare;
       int first = 0;
-      // The tensors that keep each recorded step's input (keep[0] = x):
-      // written by the fused primitive, or by the step before in the loop.
-      std::vector<TensorPtr> keep(static_cast<std::size_t>(steps));
+      // The tensors that keep each recorded step's input (keep[0] = x),
+      // written by the fused primitive or by the step before in the loop,
+      // and its M' (keepM).
+      std::vector<TensorPtr> keep(static_cast<std::size_t>(steps)), keepM(static_cast<std::size_t>(steps));
+      const bool keepGram = record && e.p.keepsBjorckGram(d.m, d.n);
       if (record)
-        for (int s = passThrough_ ? steps - 1 : 0; s < steps; ++s) keep[s] = s == 0 ? x : e.empty(x->shape());
+        for (int s = passThrough_ ? steps - 1 : 0; s < steps; ++s) {
+          keep[s] = s == 0 ? x : e.empty(x->shape());
+          if (keepGram) keepM[s] = e.empty({d.batch, k, k});
+        }
       if (steps > 0) {
         // Every step as one fused primitive where the backend has it, the
-        // recorded steps' inputs written out on the way (pass-through: the
-        // last step's only).
-        std::vector<T*> ptrs(static_cast<std::size_t>(steps), nullptr);
-        for (int s = 1; s < steps; ++s)
-          if (keep[s]) ptrs[s] = keep[s]->template data<T>();
+        // recorded steps' inputs and M' written out on the way
+        // (pass-through: the last step's only).
+        std::vector<T*> ptrs(static_cast<std::size_t>(steps), nullptr), mptrs(static_cast<std::size_t>(steps), nullptr);
+        for (int s = 0; s < steps; ++s) {
+          if (s > 0 && keep[s]) ptrs[s] = keep[s]->template data<T>();
+          if (keepM[s]) mptrs[s] = keepM[s]->template data<T>();
+        }
         TensorPtr out = e.empty(x->shape());
         if (e.p.fusedBjorck(d.batch, x->mat<T>(), out->template mat<T>(), steps, T(beta_),
-                            record ? ptrs.data() : nullptr)) {
+                            record ? ptrs.data() : nullptr, keepGram ? mptrs.data() : nullptr)) {
           cur = out;
           first = steps;
-          for (TensorPtr& t : keep)
-            if (t) saved.push_back(std::move(t));
+          for (int s = 0; s < steps; ++s)
+            if (keep[s]) {
+              saved.push_back(std::move(keep[s]));
+              if (keepGram) savedM.push_back(std::move(keepM[s]));
+            }
         } else {
           spare = out;  // not fused: the buffer serves a step below
         }
       }
-      TensorPtr gram = first < steps ? e.empty({d.batch, std::min(d.m, d.n), std::min(d.m, d.n)}) : nullptr;
+      TensorPtr gram;  // M' of the steps not recorded
       for (int i = first; i < steps; ++i) {
-        if (keep[i]) saved.push_back(cur);  // cur is keep[i]
+        if (keep[i]) {
+          saved.push_back(cur);  // cur is keep[i]
+          if (keepGram) savedM.push_back(keepM[i]);
+        }
         TensorPtr next;
         if (i + 1 < steps && keep[i + 1]) {
           next = keep[i + 1];
@@ -73,13 +91,16 @@ class Bjorck final : public Module {
         } else {
           next = e.empty(x->shape());
         }
-        step<T>(e, d, *cur, *gram, *next);
+        if (!keepM[i] && !gram) gram = e.empty({d.batch, k, k});
+        step<T>(e, d, *cur, keepM[i] ? *keepM[i] : *gram, *next);
         if (!keep[i] && cur != x) spare = cur;  // reuse the buffer two steps later
         cur = next;
       }
       if (cur == x) cur = e.clone(*x);  // niters == 0: still a new tensor
-      return Pending{cur, [this, saved = std::move(saved), record]() mutable {
-        if (record) saved_ = std::move(saved);
+      return Pending{cur, [this, saved = std::move(saved), savedM = std::move(savedM), record]() mutable {
+        if (!record) return;
+        saved_ = std::move(saved);
+        savedM_ = std::move(savedM);
       }};
     });
   }
@@ -92,21 +113,31 @@ class Bjorck final : public Module {
       if (saved_.empty()) return e.clone(*g);
       // All the recorded steps in one fused primitive where the backend has
       // it; else step by step, the last recorded step's VJP into `out`.
-      std::vector<const T*> ws;
+      // savedM_ is empty where the backend keeps no Gram (it is recomputed).
+      std::vector<const T*> ws, ms;
       for (const TensorPtr& w : saved_) ws.push_back(w->data<T>());
+      for (const TensorPtr& M : savedM_) ms.push_back(M->data<T>());
       TensorPtr out = e.empty(g->shape());
-      if (e.p.fusedBjorckBackward(d.batch, ws.data(), static_cast<int>(ws.size()), g->mat<T>(),
-                                  out->template mat<T>(), T(beta_)))
+      if (e.p.fusedBjorckBackward(d.batch, ws.data(), ms.empty() ? nullptr : ms.data(), static_cast<int>(ws.size()),
+                                  g->mat<T>(), out->template mat<T>(), T(beta_)))
         return out;
       TensorPtr grad = g;
       for (std::size_t i = saved_.size(); i-- > 0;)
-        grad = stepBackward<T>(e, d, *saved_[i], *grad, i + 1 == saved_.size() ? out : nullptr);
+        grad = stepBackward<T>(e, d, *saved_[i], savedM_.empty() ? nullptr : savedM_[i].get(), *grad,
+                               i + 1 == saved_.size() ? out : nullptr);
       return grad;
     });
   }
 
-  void dropContext() override { saved_.clear(); }
-  std::vector<TensorPtr> savedTensors() override { return saved_; }
+  void dropContext() override {
+    saved_.clear();
+    savedM_.clear();
+  }
+  std::vector<TensorPtr> savedTensors() override {
+    std::vector<TensorPtr> all = saved_;
+    all.insert(all.end(), savedM_.begin(), savedM_.end());
+    return all;
+  }
 
  private:
   // M' = (1 + beta) I - beta * Gram(w), k x k.
@@ -131,21 +162,27 @@ class Bjorck final : public Module {
   }
 
   template <typename T>
-  // The VJP of one step at w, into `out` (a new tensor when null; not g).
-  TensorPtr stepBackward(Env<T>& e, const MatrixDims& d, const TensorImpl& w, const TensorImpl& g,
-                         TensorPtr out) const {
+  // The VJP of one step at w into `out` (a new tensor when null; not g),
+  // with the M' the forward saved, or recomputed when `saved` is null.
+  TensorPtr stepBackward(Env<T>& e, const MatrixDims& d, const TensorImpl& w, const TensorImpl* saved,
+                         const TensorImpl& g, TensorPtr out) const {
     const int64_t k = std::min(d.m, d.n);
     const bool tall = d.m >= d.n;
-    TensorPtr M = e.empty({d.batch, k, k}), S0 = e.empty({d.batch, k, k}), S = e.empty({d.batch, k, k});
+    TensorPtr Mt;
+    if (!saved) {
+      Mt = e.empty({d.batch, k, k});
+      foldedGram(e, d, w, Mt->template mat<T>());
+    }
+    const Mat<const T> M = saved ? saved->mat<T>() : Mat<const T>(Mt->template mat<T>());
+    TensorPtr S0 = e.empty({d.batch, k, k}), S = e.empty({d.batch, k, k});
     if (!out) out = e.empty(g.shape());
-    foldedGram(e, d, w, M->template mat<T>());
     if (tall) {
-      e.p.gemm(d.batch, T(1), g.mat<T>(), Op::N, M->template mat<T>(), Op::N, T(0), out->template mat<T>());
+      e.p.gemm(d.batch, T(1), g.mat<T>(), Op::N, M, Op::N, T(0), out->template mat<T>());
       e.p.gemm(d.batch, T(1), g.mat<T>(), Op::T, w.mat<T>(), Op::N, T(0), S0->template mat<T>());
       e.p.addTransposed(d.batch, T(1), S0->template mat<T>(), T(1), S->template mat<T>());
       e.p.gemm(d.batch, T(-beta_), w.mat<T>(), Op::N, S->template mat<T>(), Op::N, T(1), out->template mat<T>());
     } else {
-      e.p.gemm(d.batch, T(1), M->template mat<T>(), Op::N, g.mat<T>(), Op::N, T(0), out->template mat<T>());
+      e.p.gemm(d.batch, T(1), M, Op::N, g.mat<T>(), Op::N, T(0), out->template mat<T>());
       e.p.gemm(d.batch, T(1), g.mat<T>(), Op::N, w.mat<T>(), Op::T, T(0), S0->template mat<T>());
       e.p.addTransposed(d.batch, T(1), S0->template mat<T>(), T(1), S->template mat<T>());
       e.p.gemm(d.batch, T(-beta_), S->template mat<T>(), Op::N, w.mat<T>(), Op::N, T(1), out->template mat<T>());
@@ -156,7 +193,8 @@ class Bjorck final : public Module {
   double beta_;
   int niters_;
   bool passThrough_;
-  std::vector<TensorPtr> saved_;  // the inputs of the recorded steps, in order
+  std::vector<TensorPtr> saved_;   // the inputs of the recorded steps, in order
+  std::vector<TensorPtr> savedM_;  // their M', k x k (empty where the backend keeps none)
 };
 
 }  // namespace
