@@ -5,14 +5,17 @@
 #    their ldd, what our loader picks (backends());
 # 2. build with CUDA on (skipped when ORTHO_PREBUILT=1 and build/ holds an
 #    addon compiled elsewhere with nvcc; TS compiled when dist/ is missing);
-# 3. the whole mocha suite with the GPU as the device under test, with the
-#    fused kernels on and then off (ORTHO_CUDA_FUSED=0: plain cuBLAS/cuSOLVER);
-# 4. timings of every preset against the same algorithm in PyTorch.
+# 3. the whole mocha suite with the GPU as the device under test (fused
+#    kernels on);
+# 4. timings of every preset against the same algorithm in PyTorch;
+# 5. the numerical specs again with the fused kernels off
+#    (ORTHO_CUDA_FUSED=0: plain cuBLAS/cuSOLVER);
+# 6. each module alone, forward and backward (bench/gpu/profile.mjs).
 # Logs and results go to $OUT (at most 8 files); the last lines printed are
-# the summary. Budget: about 8 minutes on an H100. ORTHO_CHECK_BUDGET (seconds,
-# default 520) bounds the whole script: each phase gets what is left of it,
-# in the order of what matters most (the suite with the fused kernels, the
-# timings, then the suite on plain cuBLAS/cuSOLVER).
+# the summary. On the H100 (fifth session) the whole check took 130 s.
+# ORTHO_CHECK_BUDGET (seconds, default 520) bounds the whole script: each
+# phase gets what is left of it, in the order above, which is the order of
+# what matters most.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/bench/results/gpu-check}
@@ -123,5 +126,10 @@ else
   tail -15 "$OUT/timings.log" | tee -a "$SUMMARY"
 fi
 
-run_tests cuda-plain "$(cap 150 0)" "--no-config --timeout 180000 --reporter spec $NUMERIC_SPECS" ORTHO_CUDA_FUSED=0
+# --- 5. the numerical specs on plain cuBLAS/cuSOLVER --------------------------
+run_tests cuda-plain "$(cap 150 30)" "--no-config --timeout 180000 --reporter spec $NUMERIC_SPECS" ORTHO_CUDA_FUSED=0
+
+# --- 6. where the time goes: each module alone (bench/gpu/profile.mjs) ---------
+timeout "$(cap 60 0)" node bench/gpu/profile.mjs breakdown > "$OUT/breakdown.txt" 2>&1
+note "breakdown: rc=$? (breakdown.txt) [$(elapsed)]"
 note "total $(elapsed)"
