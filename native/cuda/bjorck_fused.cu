@@ -187,7 +187,7 @@ void launchBjorckFused(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T bet
     if (saves)
       for (int s = first; s < last; ++s) {
         p.p[s - first] = s > 0 ? saves[s] : nullptr;
-        gp.p[s - first] = grams[s];
+        gp.p[s - first] = grams ? grams[s] : nullptr;
       }
     bjorck_fused_kernel<T><<<blocks, threads, bjorckSmem<T>(m, n), stream>>>(batch, X, Y, first, last, beta,
                                                                              saves != nullptr, p, gp);

@@ -15,8 +15,8 @@ namespace ortho::cuda {
 /// True when an m x n matrix of T fits the forward kernel (shared memory).
 template <typename T>
 bool bjorckFusedFits(int64_t m, int64_t n);
-/// saves, grams: both null, or host arrays of `steps` device pointers
-/// (saves[0] unused; null entries are not saved).
+/// saves, grams: null, or host arrays of `steps` device pointers (saves[0]
+/// unused; grams only with saves; null entries are not saved).
 template <typename T>
 void launchBjorckFused(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta, T* const* saves,
                        T* const* grams, cudaStream_t stream);

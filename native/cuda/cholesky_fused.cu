@@ -86,7 +86,7 @@ static __global__ void cholesky_fused_kernel(int64_t batch, Mat<const T> X, T sh
       if (lane < m) {
 #pragma unroll
         for (int k = 0; k < kCholeskyMaxM; ++k)
-          if (k < m) l[lane * ldl + k] = k <= lane ? static_cast<T>(s[k]) : T(0);
+          if (k < m) l[lane * ldl + k] = k <= lane ? s[k] : T(0);
       }
       __syncwarp();
       // W = L^{-1} X by forward substitution, one column of X per lane, in place.
