@@ -134,6 +134,11 @@ def run(case):
         def fn():
             with torch.no_grad():
                 orth(pi(x))
+    elif kind == "forward-grad":
+        xg = x.clone().requires_grad_(True)
+
+        def fn():
+            orth(pi(xg))  # builds the autograd graph, as a training step's forward
     else:
         xg = x.clone().requires_grad_(True)
         y = orth(pi(xg))
