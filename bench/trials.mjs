@@ -97,8 +97,10 @@ export const BACKWARD_PRESETS = ['default', 'bjorck-pass-through', 'cholesky'];
 // Backward:
 //   power iteration   B (6 m n + 3)
 //   identity          0
-//   Bjorck step       B (M k (k + 1) + k + 6 M k^2 + 2 k^2), recorded steps
-//                     only (niters, or 1 with passThrough)
+//   Bjorck step       B (6 M k^2 + 2 k^2), recorded steps only (niters, or
+//                     1 with passThrough), the Gram kept by the forward;
+//                     + B (M k (k + 1) + k) where the CPU's small-matrix
+//                     kernels recompute it instead (8 <= k <= 64, M <= 256)
 //   Cholesky          B (5 m^2 n + 3 m^3)  (solves m^2 n and m^3, GEMMs
 //                     2 m^2 n, 2 m^3 and 2 m^2 n; stable: + m^3 solve)
 // ---------------------------------------------------------------------------
@@ -129,7 +131,10 @@ function moduleFlops(s, pass, [B, m, n]) {
     case 'bjorck': {
       const step = M * k * (k + 1) + k + 2 * M * k * k;
       if (fwd) return B * (s.niters + (s.passThrough ? 1 : 0)) * step;
-      const back = M * k * (k + 1) + k + 6 * M * k * k + 2 * k * k;
+      // The CPU keeps each recorded step's Gram outside its small-matrix
+      // kernels (CpuPrimitives::keepsBjorckGram) and recomputes it within.
+      const recomputes = k >= 8 && k <= 64 && M <= 256;
+      const back = (recomputes ? M * k * (k + 1) + k : 0) + 6 * M * k * k + 2 * k * k;
       return B * (s.passThrough ? 1 : s.niters) * back;
     }
     case 'cholesky':

@@ -23,7 +23,11 @@ Same iteration counts and formulas as the native ops:
 - QR: np.linalg.qr (LAPACK geqrf + orgqr), columns times sign(diag R),
   wide inputs through the transpose
 - backward (default, pass-through, Cholesky presets): the VJP formulas of
-  native/ops/bjorck.cpp, cholesky.cpp and power_iteration.cpp
+  native/ops/bjorck.cpp, cholesky.cpp and power_iteration.cpp; a recorded
+  Bjorck step keeps its M = (1 + b) I - b Gram(w) from the forward and the
+  backward reuses it (three products per step; native keeps it past its
+  small-matrix kernels and recomputes it within them), so numpy runs the
+  cheaper of the two everywhere
 """
 import json
 import resource
@@ -90,13 +94,22 @@ def bjorck_step(w, beta):
     return w
 
 
-def bjorck_step_backward(w, g, beta):
+def bjorck_folded_gram(w, beta):
     k = min(w.shape[-2], w.shape[-1])
+    gram = w.mT @ w if w.shape[-2] >= w.shape[-1] else w @ w.mT
+    return (1 + beta) * eye(w.dtype, k) - beta * gram
+
+
+def bjorck_recorded_step(w, beta):
+    """A recorded step: the same step through its folded Gram m, kept for the backward."""
+    m = bjorck_folded_gram(w, beta)
+    return (w @ m if w.shape[-2] >= w.shape[-1] else m @ w), m
+
+
+def bjorck_step_backward(w, m, g, beta):
     if w.shape[-2] >= w.shape[-1]:
-        m = (1 + beta) * eye(w.dtype, k) - beta * (w.mT @ w)
         s = g.mT @ w
         return g @ m - beta * (w @ (s + s.mT))
-    m = (1 + beta) * eye(w.dtype, k) - beta * (w @ w.mT)
     s = g @ w.mT
     return m @ g - beta * ((s + s.mT) @ w)
 
@@ -111,14 +124,17 @@ class Bjorck:
         saved = []
         for i in range(steps):
             if record and (not self.pass_through or i == steps - 1):
-                saved.append(w)
-            w = bjorck_step(w, self.beta)
+                nxt, m = bjorck_recorded_step(w, self.beta)
+                saved.append((w, m))
+                w = nxt
+            else:
+                w = bjorck_step(w, self.beta)
         self.saved = saved
         return w
 
     def backward(self, g):
-        for w in reversed(self.saved):
-            g = bjorck_step_backward(w, g, self.beta)
+        for w, m in reversed(self.saved):
+            g = bjorck_step_backward(w, m, g, self.beta)
         return g
 
 
