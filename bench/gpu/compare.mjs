@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { PRESETS, Tensor, backends } from '../../index.mjs';
+import { timed, wellConditioned } from './common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -49,43 +50,8 @@ cases.forEach((c, i) => {
   c.budget = quick ? 0.2 : 0.5;
 });
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-}
-
-// forwardSync/backwardSync return after the GPU is done: the result is
-// checked for non-finite values on the device and the count copied back.
-function timed(fn, c) {
-  for (let i = 0; i < c.warmup; i++) fn().dispose();
-  const times = [];
-  const start = performance.now();
-  while (times.length < c.minReps || (performance.now() - start < c.budget * 1e3 && times.length < 50)) {
-    const t0 = performance.now();
-    const y = fn();
-    times.push(performance.now() - t0);
-    y.dispose();
-  }
-  return { ms: median(times), reps: times.length };
-}
-
-// Well-conditioned input, the same recipe as torch_ref.py: I + 0.25·G/√max(m, n)
-// (σ in about [0.5, 1.5]), so that float32 Cholesky of X Xᵀ + 1e-5·I exists at
-// every size (a square Gaussian of 4096 has σmin too small for float32).
-function input(shape) {
-  const [m, n] = shape.slice(-2);
-  const g = Tensor.randn(shape, { seed: 1 });
-  const a = g.toTypedArray();
-  g.dispose();
-  const s = 0.25 / Math.sqrt(Math.max(m, n));
-  for (let i = 0; i < a.length; i++) a[i] *= s;
-  for (let b = 0; b < a.length / (m * n); b++) for (let i = 0; i < Math.min(m, n); i++) a[b * m * n + i * n + i] += 1;
-  return Tensor.from(a, shape, { device: 'cuda' });
-}
-
 function runOurs(c) {
-  const x = input(c.shape);
+  const x = wellConditioned(c.shape);
   try {
     if (c.kind === 'forward' || c.kind === 'forward-grad') {
       const m = PRESETS[c.preset].build(c.shape, { seed: 0, requiresGrad: c.kind === 'forward-grad' });

@@ -6,34 +6,12 @@ import {
   BatchedBjorckOrthogonalization, BatchedCholeskyOrthogonalization, BatchedIdentity,
   BatchedPowerIteration, BatchedQROrthogonalization, PRESETS, Tensor,
 } from '../../index.mjs';
+import { median, timed, wellConditioned } from './common.mjs';
 
 // ORTHO_PROFILE_DEVICE and ORTHO_PROFILE_SHAPES (BxMxN,...) are for trying the script without a GPU.
 const DEVICE = process.env.ORTHO_PROFILE_DEVICE ?? 'cuda';
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const h = s.length >> 1; return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2; };
-
-function input(shape) {  // compare.mjs's well-conditioned input
-  const [m, n] = shape.slice(-2);
-  const g = Tensor.randn(shape, { seed: 1 });
-  const a = g.toTypedArray();
-  g.dispose();
-  const s = 0.25 / Math.sqrt(Math.max(m, n));
-  for (let i = 0; i < a.length; i++) a[i] *= s;
-  for (let b = 0; b < a.length / (m * n); b++) for (let i = 0; i < Math.min(m, n); i++) a[b * m * n + i * n + i] += 1;
-  return Tensor.from(a, shape, { device: DEVICE });
-}
-
-function time(fn, budget = 0.4) {
-  for (let i = 0; i < 2; i++) fn().dispose();
-  const ts = [];
-  const start = performance.now();
-  while (ts.length < 3 || (performance.now() - start < budget * 1e3 && ts.length < 60)) {
-    const t0 = performance.now();
-    const y = fn();
-    ts.push(performance.now() - t0);
-    y.dispose();
-  }
-  return median(ts);
-}
+// Each module call: the timing loop of compare.mjs, up to 60 calls.
+const time = (fn, budget = 0.4) => timed(fn, { budget, maxReps: 60 }).ms;
 
 const MODULES = {
   identity: (s, requiresGrad) => new BatchedIdentity(s, { requiresGrad }),
@@ -47,7 +25,7 @@ function breakdown() {
   const shapes = process.env.ORTHO_PROFILE_SHAPES?.split(',').map((d) => d.split('x').map(Number)) ?? [[4096, 32, 32], [64, 256, 256], [1, 4096, 4096]];
   console.log(`module            shape              fwd(no grad)  fwd(grad)   backward   (median ms, float32, ${DEVICE})`);
   for (const shape of shapes) {
-    const x = input(shape);
+    const x = wellConditioned(shape, DEVICE);
     const g = Tensor.randn(shape, { seed: 2, device: DEVICE });
     for (const [name, make] of Object.entries(MODULES)) {
       if (name === 'qr' && shape[0] === 4096) continue;
@@ -68,7 +46,7 @@ function breakdown() {
 function oneCase(id, reps) {
   const [preset, kind, dims] = id.split(' ');
   const shape = dims.split('x').map(Number);
-  const x = input(shape);
+  const x = wellConditioned(shape, DEVICE);
   const m = PRESETS[preset].build(shape, { seed: 0, requiresGrad: kind === 'backward' });
   let fn = () => m.forwardSync(x);
   if (kind === 'backward') {
