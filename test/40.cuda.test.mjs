@@ -253,21 +253,36 @@ describe('CUDA backend (GPU)', function () {
         }
       });
 
+      /** L2Normalize over `dim` (undefined: the default) on both devices, forward and backward. */
+      async function l2Parity(shape, dim, seed) {
+        const x = Tensor.randn(shape, { dtype, seed });
+        const g = Tensor.randn(shape, { dtype, seed: seed + 1 });
+        const run = async (device) => {
+          const m = new L2Normalize(dim === undefined ? { requiresGrad: true } : { dim, requiresGrad: true });
+          const y = await m.forward(x.to(device));
+          return { y, gx: await m.backward(g.to(device)) };
+        };
+        const c = await run('cpu');
+        const d = await run('cuda');
+        const what = `L2Normalize [${shape.join(', ')}] dim ${JSON.stringify(dim)}`;
+        expectClose(d.y, c.y, TOL[dtype], `${what} forward`);
+        expectClose(d.gx, c.gx, TOL[dtype], `${what} backward`);
+      }
+
       it('L2Normalize over every kind of dims', async () => {
-        const shape = [3, 4, 5];
-        const x = Tensor.randn(shape, { dtype, seed: 2 });
-        const g = Tensor.randn(shape, { dtype, seed: 3 });
-        for (const dim of [undefined, 0, 1, -1, [0, 2], [0, 1], [1, 2], [0, 1, 2]]) {
-          const run = async (device) => {
-            const m = new L2Normalize(dim === undefined ? { requiresGrad: true } : { dim, requiresGrad: true });
-            const y = await m.forward(x.to(device));
-            return { y, gx: await m.backward(g.to(device)) };
-          };
-          const c = await run('cpu');
-          const d = await run('cuda');
-          expectClose(d.y, c.y, TOL[dtype], `L2Normalize dim ${JSON.stringify(dim)} forward`);
-          expectClose(d.gx, c.gx, TOL[dtype], `L2Normalize dim ${JSON.stringify(dim)} backward`);
-        }
+        for (const dim of [undefined, 0, 1, -1, [0, 2], [0, 1], [1, 2], [0, 1, 2]]) await l2Parity([3, 4, 5], dim, 2);
+      });
+
+      it('reductions over a few large groups (split into chunks on the GPU) equal the CPU', async () => {
+        // Groups above 8192 elements, fewer than 1024 of them: the GPU sums
+        // each in chunks, then adds the chunks (native/cuda/group_dot.cuh).
+        // Contiguous groups of 9000 (8192 + an uneven 808) and one of 27000;
+        // two strided groups of 12000.
+        await l2Parity([3, 100, 90], [1, 2], 12);
+        await l2Parity([3, 100, 90], [0, 1, 2], 12);
+        await l2Parity([40, 2, 300], [0, 2], 15);
+        const w = Tensor.randn([2, 100, 96], { dtype, seed: 14 });
+        expectClose(orthogonalityErrorSync(w.to('cuda')), orthogonalityErrorSync(w), TOL[dtype], 'orthogonalityError [2, 100, 96]');
       });
 
       for (const [preset, params] of Object.entries(PRESETS)) {

@@ -36,4 +36,37 @@ __device__ inline const T& at(const Mat<const T>& m, int64_t b, int64_t i, int64
   return m.data[b * m.stride + i * m.ld + j];
 }
 
+/// Square tiles for kernels that read a matrix transposed: a block of
+/// kTile x kTileRows threads moves a kTile x kTile tile through shared
+/// memory, so global reads and writes are both coalesced (consecutive
+/// threadIdx.x on consecutive columns).
+constexpr int kTile = 32;
+constexpr int kTileRows = 8;
+
+/// A tile in shared memory; the +1 column keeps the transposed reads
+/// (tile[threadIdx.x][k]) free of bank conflicts.
+template <typename T>
+using Tile = T[kTile][kTile + 1];
+
+/// tile[k][x] = A(r0 + k, c0 + x) for the tile's elements inside A (the
+/// others are left as they are); the caller synchronizes before reading.
+template <typename T, typename U>  // U: T or const T
+__device__ inline void loadSmemTile(Tile<T>& tile, const Mat<U>& A, int64_t b, int64_t r0, int64_t c0) {
+  for (int k = threadIdx.y; k < kTile; k += kTileRows) {
+    const int64_t i = r0 + k, j = c0 + threadIdx.x;
+    if (i < A.rows && j < A.cols) tile[k][threadIdx.x] = at(A, b, i, j);
+  }
+}
+
+/// Launch shape for kernels over the tiles of `batch` rows x cols matrices:
+/// x over tile columns, y over tile rows and z over matrices, y and z capped
+/// (kernels loop past the caps).
+inline dim3 tileGrid(int64_t batch, int64_t rows, int64_t cols) {
+  const int64_t tilesX = (cols + kTile - 1) / kTile, tilesY = (rows + kTile - 1) / kTile;
+  return dim3(static_cast<unsigned>(std::max<int64_t>(tilesX, 1)),
+              static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>(tilesY, 1), kMaxGridYZ)),
+              static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>(batch, 1), kMaxGridYZ)));
+}
+inline dim3 tileBlock() { return dim3(kTile, kTileRows); }
+
 }  // namespace ortho::cuda

@@ -4,8 +4,6 @@
 namespace ortho::cuda {
 
 constexpr int kCopyBlock = 256;
-constexpr int kTile = 32;       // transpose tile (kTile x kTile)
-constexpr int kTileRows = 8;    // rows of a tile handled per thread pass
 
 template <typename T>
 static __global__ void copy_kernel(int64_t batch, Mat<const T> A, Mat<T> B) {
@@ -18,26 +16,30 @@ static __global__ void copy_kernel(int64_t batch, Mat<const T> A, Mat<T> B) {
 
 // B (rows x cols) = A^T through a shared-memory tile, so both the reads of
 // A and the writes of B are coalesced. Blocks loop over tile rows (grid.y)
-// and matrices (grid.z) past the grid limits.
+// and matrices (grid.z) past the grid limits. With zeroBelow, B's strictly
+// lower elements are written as 0 instead (B = triu(A^T)).
 template <typename T>
-static __global__ void transpose_kernel(int64_t batch, Mat<const T> A, Mat<T> B) {
-  __shared__ T tile[kTile][kTile + 1];  // +1: no bank conflicts on the transposed read
+static __global__ void transpose_kernel(int64_t batch, Mat<const T> A, Mat<T> B, bool zeroBelow) {
+  __shared__ Tile<T> tile;
   const int64_t tileCol = int64_t(blockIdx.x) * kTile;
   for (int64_t b = blockIdx.z; b < batch; b += gridDim.z) {
     for (int64_t tileRow = int64_t(blockIdx.y) * kTile; tileRow < B.rows; tileRow += int64_t(gridDim.y) * kTile) {
-      // A's rows are B's columns and the other way round.
-      for (int k = threadIdx.y; k < kTile; k += kTileRows) {
-        const int64_t ai = tileCol + k, aj = tileRow + threadIdx.x;
-        if (ai < A.rows && aj < A.cols) tile[k][threadIdx.x] = at(A, b, ai, aj);
-      }
+      loadSmemTile(tile, A, b, tileCol, tileRow);  // A's rows are B's columns and the other way round
       __syncthreads();
       for (int k = threadIdx.y; k < kTile; k += kTileRows) {
         const int64_t bi = tileRow + k, bj = tileCol + threadIdx.x;
-        if (bi < B.rows && bj < B.cols) at(B, b, bi, bj) = tile[threadIdx.x][k];
+        if (bi < B.rows && bj < B.cols) at(B, b, bi, bj) = zeroBelow && bi > bj ? T(0) : tile[threadIdx.x][k];
       }
       __syncthreads();
     }
   }
+}
+
+template <typename T>
+static void launchTranspose(int64_t batch, Mat<const T> A, Mat<T> B, bool zeroBelow, cudaStream_t stream) {
+  // x: tiles over B's columns (< 2^31 tiles since dims < 2^31); y, z: capped.
+  transpose_kernel<T><<<tileGrid(batch, B.rows, B.cols), tileBlock(), 0, stream>>>(batch, A, B, zeroBelow);
+  ORTHO_CUDA_CHECK_LAUNCH("transpose_kernel");
 }
 
 template <typename T>
@@ -47,15 +49,17 @@ void launchCopy(int64_t batch, Mat<const T> A, Op op, Mat<T> B, cudaStream_t str
     ORTHO_CUDA_CHECK_LAUNCH("copy_kernel");
     return;
   }
-  // x: tiles over B's columns (< 2^31 tiles since dims < 2^31); y, z: capped.
-  const int64_t tilesX = (B.cols + kTile - 1) / kTile, tilesY = (B.rows + kTile - 1) / kTile;
-  dim3 grid(static_cast<unsigned>(tilesX), static_cast<unsigned>(std::min<int64_t>(tilesY, kMaxGridYZ)),
-            static_cast<unsigned>(std::min<int64_t>(batch, kMaxGridYZ)));
-  transpose_kernel<T><<<grid, dim3(kTile, kTileRows), 0, stream>>>(batch, A, B);
-  ORTHO_CUDA_CHECK_LAUNCH("transpose_kernel");
+  launchTranspose(batch, A, B, false, stream);
+}
+
+template <typename T>
+void launchTransposeUpper(int64_t batch, Mat<const T> A, Mat<T> B, cudaStream_t stream) {
+  launchTranspose(batch, A, B, true, stream);
 }
 
 template void launchCopy<float>(int64_t, Mat<const float>, Op, Mat<float>, cudaStream_t);
 template void launchCopy<double>(int64_t, Mat<const double>, Op, Mat<double>, cudaStream_t);
+template void launchTransposeUpper<float>(int64_t, Mat<const float>, Mat<float>, cudaStream_t);
+template void launchTransposeUpper<double>(int64_t, Mat<const double>, Mat<double>, cudaStream_t);
 
 }  // namespace ortho::cuda

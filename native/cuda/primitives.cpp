@@ -248,7 +248,7 @@ void CudaPrimitives<T>::qrBatched(int64_t batch, Mat<T> A, Mat<T> R, T* F, T* ta
     });
   }
   Mat<T> Vt = Mat<T>::dense(F, n, m);  // becomes V^T (n x m), V unit lower m x n
-  launchQrUnpack<T>(batch, Vt, R, true, ctx_.stream);
+  launchQrUnpack<T>(batch, Vt, R, ctx_.stream);
   PoolBuffer gbuf(*ctx_.alloc, static_cast<std::size_t>(batch * n * n) * sizeof(T));
   PoolBuffer zbuf(*ctx_.alloc, static_cast<std::size_t>(batch * n * n) * sizeof(T));
   Mat<T> G = Mat<T>::dense(gbuf.as<T>(), n, n), Z = Mat<T>::dense(zbuf.as<T>(), n, n);
@@ -278,7 +278,7 @@ void CudaPrimitives<T>::qrLooped(int64_t batch, Mat<T> A, Mat<T> R, T* F, T* tau
   for (int64_t b = 0; b < batch; ++b)
     ORTHO_SOLVER(geqrf, ctx_.solver, m, n, F + b * mn, m, tau + b * n, work.as<T>(), lwork, dinfo.as<int>());
   Mat<T> Fm = Mat<T>::dense(F, n, m);
-  launchQrUnpack<T>(batch, Fm, R, false, ctx_.stream);
+  launchTransposeUpper<T>(batch, Mat<const T>(Fm.block(n, n)), R, ctx_.stream);  // R = triu(F[:, :n]^T)
   for (int64_t b = 0; b < batch; ++b)
     ORTHO_SOLVER(orgqr, ctx_.solver, m, n, n, F + b * mn, m, tau + b * n, work.as<T>(), lwork, dinfo.as<int>());
   launchCopy<T>(batch, Fm, Op::T, A, ctx_.stream);
@@ -380,7 +380,10 @@ void CudaPrimitives<T>::qrSignFix(int64_t batch, Mat<T> Q, Mat<T> R) {
 template <typename T>
 void CudaPrimitives<T>::groupDot(const GroupLayout& layout, const T* x, const T* y, T* out) {
   ctx_.activate();
-  launchGroupDot<T>(makeGroupIndex(layout), x, y, out, ctx_.stream);
+  const GroupIndex gi = makeGroupIndex(layout);
+  const int64_t chunks = groupDotChunks(gi);
+  PoolBuffer partials(*ctx_.alloc, chunks > 1 ? static_cast<std::size_t>(gi.groups * chunks) * sizeof(double) : 0);
+  launchGroupDot<T>(gi, x, y, out, chunks > 1 ? partials.as<double>() : nullptr, ctx_.stream);
 }
 
 template <typename T>

@@ -7,26 +7,65 @@ namespace ortho::cuda {
 
 constexpr int kTriangleBlock = 256;
 
-// Visits the strictly upper elements (i < j) only; each thread owns the
-// pair (i, j), (j, i), so there is no race. Modes: zero (i, j); mirror
-// (i, j) = (j, i); move down (j, i) = (i, j), then zero (i, j).
-enum class TriMode { Zero, Mirror, MoveDown };
-
+// Zeroes the strictly upper elements (i < j): one thread per element,
+// coalesced.
 template <typename T>
-static __global__ void triangle_kernel(int64_t batch, Mat<T> A, TriMode mode) {
+static __global__ void zero_upper_kernel(int64_t batch, Mat<T> A) {
   const int64_t n = A.rows, per = n * n, total = batch * per;
   for (int64_t t = globalThread(); t < total; t += gridThreads()) {
     const int64_t b = t / per, r = t % per, i = r / n, j = r % n;
-    if (j <= i) continue;
-    if (mode == TriMode::MoveDown) at(A, b, j, i) = at(A, b, i, j);
-    at(A, b, i, j) = mode == TriMode::Mirror ? at(A, b, j, i) : T(0);
+    if (j > i) at(A, b, i, j) = T(0);
+  }
+}
+
+// Moves between the triangles through a shared-memory tile, so the
+// transposed side is coalesced too. Blocks over the tiles (I, J) with
+// I <= J (tile rows I.., columns J..); each reads one tile into shared
+// memory before it writes, and no two blocks touch the same element:
+//   Mirror:   A(i, j) = A(j, i) for i < j: reads tile (J, I), writes the
+//             strict upper part of tile (I, J).
+//   MoveDown: A(j, i) = A(i, j), then A(i, j) = 0, for i < j: reads tile
+//             (I, J), writes the strict lower part of tile (J, I) and zeroes
+//             the strict upper part of tile (I, J).
+// On a diagonal tile (I == J) the reads all precede the writes (one
+// barrier), so the in-tile exchange is race-free.
+enum class TriMode { Mirror, MoveDown };
+
+template <typename T>
+static __global__ void triangle_tiled_kernel(int64_t batch, Mat<T> A, TriMode mode) {
+  __shared__ Tile<T> tile;
+  const int64_t n = A.rows, J = int64_t(blockIdx.x) * kTile;
+  const int x = threadIdx.x;
+  for (int64_t b = blockIdx.z; b < batch; b += gridDim.z) {
+    for (int64_t I = int64_t(blockIdx.y) * kTile; I <= J && I < n; I += int64_t(gridDim.y) * kTile) {
+      if (mode == TriMode::Mirror) {
+        loadSmemTile(tile, A, b, J, I);  // tile[k][x] = A(J + k, I + x)
+        __syncthreads();
+        for (int k = threadIdx.y; k < kTile; k += kTileRows) {
+          const int64_t i = I + k, j = J + x;
+          if (j < n && i < j) at(A, b, i, j) = tile[x][k];  // A(J + x, I + k)
+        }
+      } else {
+        loadSmemTile(tile, A, b, I, J);  // tile[k][x] = A(I + k, J + x)
+        __syncthreads();
+        for (int k = threadIdx.y; k < kTile; k += kTileRows) {
+          const int64_t i = J + k, j = I + x;
+          if (i < n && i > j) at(A, b, i, j) = tile[x][k];  // A(I + x, J + k)
+        }
+        for (int k = threadIdx.y; k < kTile; k += kTileRows) {
+          const int64_t i = I + k, j = J + x;
+          if (j < n && i < j) at(A, b, i, j) = T(0);
+        }
+      }
+      __syncthreads();  // the tile is reused by the next (I, b)
+    }
   }
 }
 
 template <typename T>
-static void launchTriangleMode(int64_t batch, Mat<T> A, TriMode mode, cudaStream_t stream) {
-  triangle_kernel<T><<<blocksFor(batch * A.rows * A.rows, kTriangleBlock), kTriangleBlock, 0, stream>>>(batch, A, mode);
-  ORTHO_CUDA_CHECK_LAUNCH("triangle_kernel");
+static void launchTriangleTiled(int64_t batch, Mat<T> A, TriMode mode, cudaStream_t stream) {
+  triangle_tiled_kernel<T><<<tileGrid(batch, A.rows, A.rows), tileBlock(), 0, stream>>>(batch, A, mode);
+  ORTHO_CUDA_CHECK_LAUNCH("triangle_tiled_kernel");
 }
 
 // One block per matrix whose info is 0: the first non-finite diagonal
@@ -62,12 +101,17 @@ void launchNonFinitePivots(int64_t batch, Mat<const T> A, int* info, cudaStream_
 
 template <typename T>
 void launchTriangle(int64_t batch, Mat<T> A, TriOp op, cudaStream_t stream) {
-  launchTriangleMode(batch, A, op == TriOp::LowerToFull ? TriMode::Mirror : TriMode::Zero, stream);
+  if (op == TriOp::LowerToFull) {
+    launchTriangleTiled(batch, A, TriMode::Mirror, stream);
+    return;
+  }
+  zero_upper_kernel<T><<<blocksFor(batch * A.rows * A.rows, kTriangleBlock), kTriangleBlock, 0, stream>>>(batch, A);
+  ORTHO_CUDA_CHECK_LAUNCH("zero_upper_kernel");
 }
 
 template <typename T>
 void launchUpperToLower(int64_t batch, Mat<T> A, cudaStream_t stream) {
-  launchTriangleMode(batch, A, TriMode::MoveDown, stream);
+  launchTriangleTiled(batch, A, TriMode::MoveDown, stream);
 }
 
 template void launchTriangle<float>(int64_t, Mat<float>, TriOp, cudaStream_t);
