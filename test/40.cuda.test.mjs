@@ -10,6 +10,8 @@
 // shapes chosen to reach every code path of the GPU primitives (batched and
 // looped Cholesky, triangular solves, QR and SVD; fused and plain kernels);
 // tensor round trips; dispose; many concurrent async calls; errors.
+import { spawnSync } from 'node:child_process';
+
 import { expect } from 'chai';
 
 import {
@@ -383,6 +385,33 @@ describe('CUDA backend (GPU)', function () {
       expect(() => Tensor.zeros([2, 2], { device: `cuda:${n}` }))
         .to.throw()
         .with.property('code', 'ERR_ORTHO_DEVICE');
+    });
+
+    it('ORTHO_CUDA_PROFILE=1 reports each primitive call with its enclosing calls, results unchanged', () => {
+      // A child process: the switch is read once per process.
+      const script = `
+        import { Tensor, BatchedQROrthogonalization, BatchedCholeskyOrthogonalization } from ${JSON.stringify(new URL('../index.mjs', import.meta.url).href)};
+        const x = Tensor.randn([1, 70, 40], { dtype: 'float64', seed: 3, device: 'cuda' });
+        const q = new BatchedQROrthogonalization([1, 70, 40]).forwardSync(x);
+        const y = Tensor.randn([2, 30, 50], { dtype: 'float64', seed: 4, device: 'cuda' });
+        const c = new BatchedCholeskyOrthogonalization([2, 30, 50]).forwardSync(y);
+        process.stdout.write(JSON.stringify([...q.toTypedArray(), ...c.toTypedArray()]));`;
+      const run = (env) => spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        env: { ...process.env, ...env }, encoding: 'utf8', timeout: 600000,
+      });
+      const on = run({ ORTHO_CUDA_PROFILE: '1', ORTHO_CUDA_FUSED: '0' });
+      const off = run({ ORTHO_CUDA_PROFILE: '0', ORTHO_CUDA_FUSED: '0' });
+      expect(on.status, on.stderr).to.equal(0);
+      expect(off.status, off.stderr).to.equal(0);
+      expect(on.stdout).to.equal(off.stdout);
+      expect(off.stderr).to.not.include('ortho-prim');
+      const lines = on.stderr.split('\n').filter((l) => l.startsWith('ortho-prim '));
+      const paths = lines.map((l) => l.split(' ')[1]);
+      for (const p of ['qr/geqrf', 'qr/orgqr', 'qr', 'qrSignFix', 'syrk/gemm', 'syrk', 'potrf', 'trsm', 'countNonFinite'])
+        expect(paths, p).to.include(p);
+      for (const l of lines) expect(l).to.match(/^ortho-prim \S+ \d+\.\d{4}$/);
+      // An inner call ends, and is reported, before its enclosing one.
+      expect(paths.indexOf('qr/geqrf')).to.be.below(paths.indexOf('qr'));
     });
 
     it('mixing devices in one module is refused', async () => {

@@ -3,7 +3,8 @@
 # tool; bench/gpu-check.sh is the check itself). Run there after
 # `source .device/setup.sh`, with the addon carried prebuilt:
 #   bash bench/gpu/profile.sh
-# Prints bench/gpu/profile.mjs's per-module breakdown, then, when Nsight
+# Prints bench/gpu/profile.mjs's per-module breakdown and its primitive
+# timings next to PyTorch's kernels (prims), then, when Nsight
 # Systems is on the machine, its kernel and API summaries of each listed case
 # (ours, and PyTorch's torch_ref.py for the same case). Output under $OUT.
 set -u
@@ -12,6 +13,7 @@ OUT=${OUT:-$PWD/bench/results/gpu-profile}
 mkdir -p "$OUT"
 t0=$(date +%s)
 timeout 150 node bench/gpu/profile.mjs breakdown 2>&1 | tee "$OUT/breakdown.txt"
+timeout 150 node bench/gpu/profile.mjs prims 2>&1 | tee -a "$OUT/breakdown.txt"
 NSYS=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems*/*/bin/nsys /opt/nvidia/nsight-systems*/bin/nsys 2>/dev/null | head -1)
 if [ -z "$NSYS" ]; then echo "no nsys on this machine"; exit 0; fi
 echo "nsys: $NSYS ($("$NSYS" --version 2>&1 | head -1)) [$(( $(date +%s) - t0 ))s]"

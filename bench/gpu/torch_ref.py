@@ -147,7 +147,29 @@ def run(case):
         def fn():
             torch.autograd.grad(y, xg, gy, retain_graph=True)
     ms, reps = timed(fn, case.get("warmup", 2), case.get("minReps", 3), case.get("budget", 0.5))
-    return {"case": case["id"], "ms": ms, "reps": reps}
+    out = {"case": case["id"], "ms": ms, "reps": reps}
+    if case.get("profile"):
+        out["kernels"] = kernels(fn, case.get("minReps", 3))
+    return out
+
+
+def kernels(fn, reps):
+    """The GPU kernels and copies of `reps` calls (torch.profiler, CUPTI), per call, largest first."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(reps):
+            fn()
+        torch.cuda.synchronize()
+    rows = []
+    for e in prof.key_averages():
+        us = getattr(e, "device_time_total", None)
+        if us is None:
+            us = getattr(e, "cuda_time_total", 0)
+        if us > 0:
+            rows.append({"name": e.key[:120], "calls": e.count / reps, "ms": us / 1e3 / reps})
+    rows.sort(key=lambda r: -r["ms"])
+    return rows[:25]
 
 
 def main():

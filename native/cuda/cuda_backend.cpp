@@ -14,6 +14,7 @@
 #include "check.h"
 #include "context.h"
 #include "libs.h"
+#include "prim_timer.h"
 #include "primitives.h"
 
 namespace ortho {
@@ -109,6 +110,7 @@ class CudaBackend final : public Backend {
     ctx_.alloc = &alloc_;
     const char* fused = std::getenv("ORTHO_CUDA_FUSED");
     ctx_.fused = !(fused && std::strcmp(fused, "0") == 0);
+    ctx_.profile = cuda::PrimTimer::enabled();
     ctx_.activate();
     ORTHO_CUDA_CHECK(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamNonBlocking));
     const cudalib::Api& api = libs.api;
@@ -145,6 +147,7 @@ class CudaBackend final : public Backend {
   void copyOnDevice(void* dst, const void* src, std::size_t bytes) override {
     if (!bytes) return;
     ctx_.activate();
+    cuda::PrimTimer timer(ctx_, "copyOnDevice");
     ORTHO_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ctx_.stream));
   }
   void synchronize() override {

@@ -31,6 +31,7 @@
 #include "group_scale.cuh"
 #include "pointer_array.cuh"
 #include "power_iteration_fused.cuh"
+#include "prim_timer.h"
 #include "qr_sign_fix.cuh"
 #include "qr_unpack.cuh"
 #include "qr_ut_matrix.cuh"
@@ -136,6 +137,7 @@ template <typename T>
 void CudaPrimitives<T>::gemm(int64_t batch, T alpha, Mat<const T> A, Op opA, Mat<const T> B, Op opB, T beta,
                              Mat<T> C) {
   ctx_.activate();
+  PrimTimer timer(ctx_, "gemm");
   const int64_t M = C.rows, N = C.cols, K = opA == Op::N ? A.cols : A.rows;
   forChunks(batch, [&](int64_t b0, int count) {
     ORTHO_BLAS(gemm, ctx_.blas, toBlas(opB), toBlas(opA), toInt(N), toInt(M), toInt(K), &alpha, B.data + b0 * B.stride,
@@ -146,6 +148,8 @@ void CudaPrimitives<T>::gemm(int64_t batch, T alpha, Mat<const T> A, Op opA, Mat
 
 template <typename T>
 void CudaPrimitives<T>::syrk(int64_t batch, T alpha, Mat<const T> A, Op opA, T beta, Mat<T> C) {
+  ctx_.activate();
+  PrimTimer timer(ctx_, "syrk");
   // A GEMM of A with itself, then the lower triangle mirrored so C is
   // exactly symmetric (as the contract and the CPU backend give).
   gemm(batch, alpha, A, opA, A, flip(opA), beta, C);
@@ -155,6 +159,7 @@ void CudaPrimitives<T>::syrk(int64_t batch, T alpha, Mat<const T> A, Op opA, T b
 template <typename T>
 void CudaPrimitives<T>::potrf(int64_t batch, Mat<T> A, int* info) {
   ctx_.activate();
+  PrimTimer timer(ctx_, "potrf");
   const int n = toInt(A.rows), lda = toInt(A.ld);
   // S is symmetric, so the column-major view of the row-major S is S. The
   // factor is asked for in the column-major lower triangle (L L^T), which
@@ -188,6 +193,7 @@ void CudaPrimitives<T>::potrf(int64_t batch, Mat<T> A, int* info) {
 template <typename T>
 void CudaPrimitives<T>::trsm(int64_t batch, Side side, Uplo uplo, Op opA, T alpha, Mat<const T> A, Mat<T> B) {
   ctx_.activate();
+  PrimTimer timer(ctx_, "trsm");
   const auto cside = side == Side::Left ? cublasSideMode_t::RIGHT : cublasSideMode_t::LEFT;
   const auto cuplo = uplo == Uplo::Lower ? cublasFillMode_t::UPPER : cublasFillMode_t::LOWER;
   const auto ctrans = toBlas(opA);
@@ -212,6 +218,7 @@ void CudaPrimitives<T>::trsm(int64_t batch, Side side, Uplo uplo, Op opA, T alph
 template <typename T>
 void CudaPrimitives<T>::qr(int64_t batch, Mat<T> A, Mat<T> R) {
   ctx_.activate();
+  PrimTimer timer(ctx_, "qr");
   const int64_t m = A.rows, n = A.cols;
   // F: each matrix as the row-major n x m A^T, i.e. column-major m x n A.
   PoolBuffer F(*ctx_.alloc, static_cast<std::size_t>(batch * m * n) * sizeof(T));
@@ -240,6 +247,7 @@ void CudaPrimitives<T>::qrBatched(int64_t batch, Mat<T> A, Mat<T> R, T* F, T* ta
     pointers(tptrs, batch, tau, n);
     forChunks(batch, [&](int64_t b0, int count) {
       int hostInfo = 0;  // argument errors only (host int)
+      PrimTimer timer(ctx_, "geqrfBatched");
       ORTHO_BLAS(geqrfBatched, ctx_.blas, toInt(m), toInt(n), fptrs.as<T*>() + b0, toInt(m), tptrs.as<T*>() + b0,
                  &hostInfo, count);
       if (hostInfo != 0)
@@ -275,18 +283,25 @@ void CudaPrimitives<T>::qrLooped(int64_t batch, Mat<T> A, Mat<T> R, T* F, T* tau
   PoolBuffer work(*ctx_.alloc, static_cast<std::size_t>(lwork) * sizeof(T));
   PoolBuffer dinfo(*ctx_.alloc, sizeof(int));
   const int64_t mn = int64_t(m) * n;
-  for (int64_t b = 0; b < batch; ++b)
-    ORTHO_SOLVER(geqrf, ctx_.solver, m, n, F + b * mn, m, tau + b * n, work.as<T>(), lwork, dinfo.as<int>());
+  {
+    PrimTimer timer(ctx_, "geqrf");
+    for (int64_t b = 0; b < batch; ++b)
+      ORTHO_SOLVER(geqrf, ctx_.solver, m, n, F + b * mn, m, tau + b * n, work.as<T>(), lwork, dinfo.as<int>());
+  }
   Mat<T> Fm = Mat<T>::dense(F, n, m);
   launchTransposeUpper<T>(batch, Mat<const T>(Fm.block(n, n)), R, ctx_.stream);  // R = triu(F[:, :n]^T)
-  for (int64_t b = 0; b < batch; ++b)
-    ORTHO_SOLVER(orgqr, ctx_.solver, m, n, n, F + b * mn, m, tau + b * n, work.as<T>(), lwork, dinfo.as<int>());
+  {
+    PrimTimer timer(ctx_, "orgqr");
+    for (int64_t b = 0; b < batch; ++b)
+      ORTHO_SOLVER(orgqr, ctx_.solver, m, n, n, F + b * mn, m, tau + b * n, work.as<T>(), lwork, dinfo.as<int>());
+  }
   launchCopy<T>(batch, Fm, Op::T, A, ctx_.stream);
 }
 
 template <typename T>
 void CudaPrimitives<T>::singularValues(int64_t batch, Mat<const T> A, T* S) {
   ctx_.activate();
+  PrimTimer timer(ctx_, "singularValues");
   const int64_t m = A.rows, n = A.cols, rows = std::max(m, n), cols = std::min(m, n), k = cols;
   // W: column-major rows x cols (rows >= cols, as cuSOLVER requires), i.e.
   // row-major cols x rows: A^T for tall A, A itself for wide A (same
@@ -338,48 +353,56 @@ void CudaPrimitives<T>::singularValues(int64_t batch, Mat<const T> A, T* S) {
 template <typename T>
 void CudaPrimitives<T>::copy(int64_t batch, Mat<const T> A, Op opA, Mat<T> B) {
   ctx_.activate();
+  PrimTimer timer(ctx_, "copy");
   launchCopy<T>(batch, A, opA, B, ctx_.stream);
 }
 
 template <typename T>
 void CudaPrimitives<T>::axpby(int64_t batch, T alpha, Mat<const T> A, T beta, Mat<T> B) {
   ctx_.activate();
+  PrimTimer timer(ctx_, "axpby");
   launchAxpby<T>(batch, alpha, A, beta, B, ctx_.stream);
 }
 
 template <typename T>
 void CudaPrimitives<T>::addTransposed(int64_t batch, T alpha, Mat<const T> A, T beta, Mat<T> B) {
   ctx_.activate();
+  PrimTimer timer(ctx_, "addTransposed");
   launchAddTransposed<T>(batch, alpha, A, beta, B, ctx_.stream);
 }
 
 template <typename T>
 void CudaPrimitives<T>::fill(int64_t batch, Mat<T> A, T value) {
   ctx_.activate();
+  PrimTimer timer(ctx_, "fill");
   launchFill<T>(batch, A, value, ctx_.stream);
 }
 
 template <typename T>
 void CudaPrimitives<T>::addDiagonal(int64_t batch, Mat<T> A, T value) {
   ctx_.activate();
+  PrimTimer timer(ctx_, "addDiagonal");
   launchAddDiagonal<T>(batch, A, value, ctx_.stream);
 }
 
 template <typename T>
 void CudaPrimitives<T>::triangle(int64_t batch, Mat<T> A, TriOp op) {
   ctx_.activate();
+  PrimTimer timer(ctx_, "triangle");
   launchTriangle<T>(batch, A, op, ctx_.stream);
 }
 
 template <typename T>
 void CudaPrimitives<T>::qrSignFix(int64_t batch, Mat<T> Q, Mat<T> R) {
   ctx_.activate();
+  PrimTimer timer(ctx_, "qrSignFix");
   launchQrSignFix<T>(batch, Q, R, ctx_.stream);
 }
 
 template <typename T>
 void CudaPrimitives<T>::groupDot(const GroupLayout& layout, const T* x, const T* y, T* out) {
   ctx_.activate();
+  PrimTimer timer(ctx_, "groupDot");
   const GroupIndex gi = makeGroupIndex(layout);
   const int64_t chunks = groupDotChunks(gi);
   PoolBuffer partials(*ctx_.alloc, chunks > 1 ? static_cast<std::size_t>(gi.groups * chunks) * sizeof(double) : 0);
@@ -389,18 +412,21 @@ void CudaPrimitives<T>::groupDot(const GroupLayout& layout, const T* x, const T*
 template <typename T>
 void CudaPrimitives<T>::groupScale(const GroupLayout& layout, const T* a, const T* x, const T* b, const T* y, T* out) {
   ctx_.activate();
+  PrimTimer timer(ctx_, "groupScale");
   launchGroupScale<T>(makeGroupIndex(layout), layout.numel(), a, x, b, y, out, ctx_.stream);
 }
 
 template <typename T>
 void CudaPrimitives<T>::scalarMap(int64_t n, ScalarFn f, const T* a, const T* b, T p, T* out) {
   ctx_.activate();
+  PrimTimer timer(ctx_, "scalarMap");
   launchScalarMap<T>(n, f, a, b, p, out, ctx_.stream);
 }
 
 template <typename T>
 int64_t CudaPrimitives<T>::countNonFinite(int64_t n, const T* x) {
   ctx_.activate();
+  PrimTimer timer(ctx_, "countNonFinite");
   PoolBuffer count(*ctx_.alloc, sizeof(unsigned long long));
   launchCountNonFinite<T>(n, x, count.as<unsigned long long>(), ctx_.stream);
   unsigned long long host = 0;
@@ -415,6 +441,7 @@ bool CudaPrimitives<T>::fusedPowerIteration(int64_t batch, Mat<const T> X, T* u,
                                             T* Y) {
   if (!ctx_.fused || !powerIterationFusedFits(X.rows, X.cols)) return false;
   ctx_.activate();
+  PrimTimer timer(ctx_, "fusedPowerIteration");
   launchPowerIterationFused<T>(batch, X, u, v, niter, eps, coef, Y, ctx_.stream);
   return true;
 }
@@ -424,6 +451,7 @@ bool CudaPrimitives<T>::fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int
                                     T* const* grams) {
   if (!ctx_.fused || !bjorckFusedFits<T>(X.rows, X.cols)) return false;
   ctx_.activate();
+  PrimTimer timer(ctx_, "fusedBjorck");
   launchBjorckFused<T>(batch, X, Y, steps, beta, saves, grams, ctx_.stream);
   return true;
 }
@@ -434,6 +462,7 @@ bool CudaPrimitives<T>::fusedBjorckBackward(int64_t batch, const T* const* ws, c
   // The kernel reads the kept Grams (keepsBjorckGram is true here).
   if (!ctx_.fused || steps <= 0 || !ms || !bjorckBackwardFusedFits<T>(G.rows, G.cols)) return false;
   ctx_.activate();
+  PrimTimer timer(ctx_, "fusedBjorckBackward");
   launchBjorckBackwardFused<T>(batch, ws, ms, steps, G, dX, beta, ctx_.stream);
   return true;
 }
@@ -442,6 +471,7 @@ template <typename T>
 bool CudaPrimitives<T>::fusedCholesky(int64_t batch, Mat<const T> X, T shift, Mat<T> L, Mat<T> W, int* info) {
   if (!ctx_.fused || !choleskyFusedFits<T>(X.rows, X.cols)) return false;
   ctx_.activate();
+  PrimTimer timer(ctx_, "fusedCholesky");
   PoolBuffer dinfo(*ctx_.alloc, static_cast<std::size_t>(batch) * sizeof(int));
   launchCholeskyFused<T>(batch, X, shift, L, W, dinfo.as<int>(), ctx_.stream);
   ORTHO_CUDA_CHECK(cudaMemcpyAsync(info, dinfo.as<int>(), static_cast<std::size_t>(batch) * sizeof(int),
@@ -455,6 +485,7 @@ bool CudaPrimitives<T>::fusedCholeskyBackward(int64_t batch, Mat<const T> L, Mat
                                               Mat<const T> G, Mat<T> dX) {
   if (!ctx_.fused || !choleskyBackwardFusedFits<T>(G.rows, G.cols)) return false;
   ctx_.activate();
+  PrimTimer timer(ctx_, "fusedCholeskyBackward");
   launchCholeskyBackwardFused<T>(batch, L, W, X, G, dX, ctx_.stream);
   return true;
 }
@@ -463,6 +494,7 @@ template <typename T>
 bool CudaPrimitives<T>::fusedExponential(int64_t batch, Mat<const T> X, Mat<T> Y, int K) {
   if (!ctx_.fused || !exponentialFusedFits<T>(X.rows, X.cols)) return false;
   ctx_.activate();
+  PrimTimer timer(ctx_, "fusedExponential");
   launchExponentialFused<T>(batch, X, Y, K, ctx_.stream);
   return true;
 }
