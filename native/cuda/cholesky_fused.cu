@@ -43,7 +43,7 @@ static __global__ void cholesky_fused_kernel(int64_t batch, Mat<const T> X, T sh
   T* x = reinterpret_cast<T*>(smem) + static_cast<int64_t>(warp) * (m * ldx + m * ldl);
   T* l = x + m * ldx;
   for (int64_t b = int64_t(blockIdx.x) * warps + warp; b < batch; b += int64_t(gridDim.x) * warps) {
-    for (int e = lane; e < m * n; e += 32) x[(e / n) * ldx + e % n] = at(X, b, e / n, e % n);
+    loadTileBy(X, b, x, ldx, lane, 32);
     __syncwarp();
     // Row `lane` of S (lanes past m keep zeros and take part in the shuffles).
     T s[kCholeskyMaxM];
@@ -89,15 +89,27 @@ static __global__ void cholesky_fused_kernel(int64_t batch, Mat<const T> X, T sh
           if (k < m) l[lane * ldl + k] = k <= lane ? s[k] : T(0);
       }
       __syncwarp();
-      // W = L^{-1} X by forward substitution, one column of X per lane, in place.
-      for (int c = lane; c < n; c += 32)
-        for (int i = 0; i < m; ++i) {
-          T v = x[i * ldx + c];
-          for (int p = 0; p < i; ++p) v -= l[i * ldl + p] * x[p * ldx + c];
-          x[i * ldx + c] = v / l[i * ldl + i];
+      // W = L^{-1} X by forward substitution, one column of X per lane, the
+      // solved column kept in registers (the loops unrolled over the fixed
+      // bound, so every read of L is an independent broadcast load and only
+      // the FMAs of one row form a chain) and written straight to W,
+      // coalesced across the lanes. (Solving in shared memory with loops of
+      // run-time length waited out a shared-memory load for each of the
+      // m(m-1)/2 FMAs.)
+      for (int c0 = 0; c0 < n; c0 += 32) {
+        const int c = c0 + lane;
+        T col[kCholeskyMaxM];
+#pragma unroll
+        for (int i = 0; i < kCholeskyMaxM; ++i) {
+          if (i < m) {
+            T v = c < n ? x[i * ldx + c] : T(0);
+#pragma unroll
+            for (int p = 0; p < i; ++p) v -= l[i * ldl + p] * col[p];
+            col[i] = v / l[i * ldl + i];
+            if (c < n) at(W, b, i, c) = col[i];
+          }
         }
-      __syncwarp();
-      for (int e = lane; e < m * n; e += 32) at(W, b, e / n, e % n) = x[(e / n) * ldx + e % n];
+      }
       for (int e = lane; e < m * m; e += 32) at(L, b, e / m, e % m) = l[(e / m) * ldl + e % m];
     }
     __syncwarp();  // shared memory is reused for the warp's next matrix
