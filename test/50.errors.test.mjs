@@ -107,6 +107,42 @@ describe('errors: non-finite values (rule: every input must be finite; a result 
       }
     }
 
+    // The Cholesky module's witness is its factorization: a batch that
+    // factors everywhere had a finite input (ops/cholesky.cpp).
+    for (const dtype of ['float32', 'float64']) {
+      for (const [shape, opts] of [[[3, 4, 5], {}], [[3, 4, 5], { stable: true }], [[2, 40, 70], {}]]) {
+        it(`BatchedCholeskyOrthogonalization ${JSON.stringify(shape)} ${JSON.stringify(opts)}, ${dtype}: NaN and ±Infinity anywhere are reported with their count`, async function () {
+          const [B, m, n] = shape;
+          const total = B * m * n;
+          // [I 0] plus small values: X X^T well conditioned
+          const base = () => new Float64Array(total).map((_, i) => ((i * 7) % 11) / 50 + (Math.floor(i / n) % m === i % n ? 1 : 0));
+          for (const bad of [NaN, Infinity, -Infinity]) {
+            for (const where of [[0], [total - 1], [7, total - 9], [n + 1]]) {
+              const data = base();
+              if (where[0] === n + 1) data.fill(0, 0, 2 * n); // zeros around the bad value: 0 * inf
+              for (const i of where) data[i] = bad;
+              const x = Tensor.from(data, shape, { device: DEVICE, dtype });
+              const before = snapshot(x);
+              const err = await expectCode(() => new BatchedCholeskyOrthogonalization(shape, opts).forwardSync(x), ErrorCodes.NON_FINITE, RangeError);
+              expect(err.message).to.contain(`the input holds ${where.length} NaN or infinite value`);
+              await expectCode(() => new BatchedCholeskyOrthogonalization(shape, opts).forward(x), ErrorCodes.NON_FINITE, RangeError);
+              // The preset (BatchedIdentity, then this module) leaves the check to it.
+              const preset = opts.stable ? ortho.CHOLESKY_STABLE_ORTHO_PARAMS : ortho.CHOLESKY_ORTHO_PARAMS;
+              const perr = await expectCode(() => preset.build(shape).forwardSync(x), ErrorCodes.NON_FINITE, RangeError);
+              expect(perr.message).to.contain(`the input holds ${where.length} NaN or infinite value`);
+              expect(snapshot(x)).to.deep.equal(before);
+
+              const mod = new BatchedCholeskyOrthogonalization(shape, { ...opts, requiresGrad: true });
+              mod.forwardSync(Tensor.from(base(), shape, { device: DEVICE, dtype }));
+              const gerr = await expectCode(() => mod.backwardSync(x), ErrorCodes.NON_FINITE, RangeError);
+              expect(gerr.message).to.contain(`the gradient holds ${where.length} NaN or infinite value`);
+              await expectCode(() => mod.backward(x), ErrorCodes.NON_FINITE, RangeError);
+            }
+          }
+        });
+      }
+    }
+
     it('finite values whose sum of squares overflows are not an input error (L2Normalize, float32)', async function () {
       // ||x||^2 = 2e60 overflows float32; x itself is finite. The result is
       // finite either way (what the normalization gives there: 0, as in

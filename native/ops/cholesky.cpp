@@ -7,6 +7,8 @@
 //   P  = L^{-T} P
 //   dX = gB + P W           (default)
 //   dX = gB + (P L^{-1}) X  (stable)
+#include <algorithm>
+
 #include "common.h"
 
 namespace ortho::ops {
@@ -18,6 +20,16 @@ class Cholesky final : public Module {
  public:
   Cholesky(const Shape& weightShape, const ModuleOptions& o) : Module(weightShape, o.requiresGrad), stable_(o.stable) {}
   const char* name() const override { return "BatchedCholeskyOrthogonalization"; }
+
+  // The forward's witness is the factorization itself: info is 0 only where
+  // every pivot was finite and positive (non-finite pivots are flagged on
+  // every backend, see potrf in core/backend.h), and pivot i is finite only
+  // if the diagonal entry (X X^T)(i, i), a sum of the squares of row i of X,
+  // is; NaN or infinity anywhere in X makes some pivot non-finite or an
+  // earlier one fail. So a batch that factors everywhere had a finite input,
+  // and its separate finiteness pass is skipped. The backward screens
+  // nothing: its gradient is checked up front (backwardImpl).
+  bool screensInput() const override { return true; }
 
  protected:
   Pending forwardImpl(const TensorPtr& x, bool record) override {
@@ -35,6 +47,8 @@ class Cholesky final : public Module {
         e.p.addDiagonal(d.batch, Lm, T(kShift));
         e.p.potrf(d.batch, Lm, info.data());
       }
+      // Not positive definite, or a bad input: the input's pass decides which.
+      screenInputBy(*x, std::all_of(info.begin(), info.end(), [](int i) { return i == 0; }));
       for (int64_t b = 0; b < d.batch; ++b)
         if (info[b] != 0)
           fail(code::kNotPositiveDefinite, ErrorKind::Error,
@@ -58,6 +72,7 @@ class Cholesky final : public Module {
     return dispatchDtype(g->dtype(), [&](auto tag) {
       using T = decltype(tag);
       Env<T> e(*g);
+      screenInputBy(*g, false);  // the gradient's pass, now (no witness here)
       const MatrixDims d = g->dims();
       const int64_t B = d.batch, m = d.m;
       Mat<const T> L = savedL_->mat<T>();

@@ -36,7 +36,12 @@ void Module::checkInput(const TensorPtr& x) {
 
 bool Module::screenInput(const TensorImpl& input, const TensorImpl& witness) {
   if (!unscreened_) return false;
-  if (countNonFinite(witness) == 0) {
+  return screenInputBy(input, countNonFinite(witness) == 0);
+}
+
+bool Module::screenInputBy(const TensorImpl& input, bool witnessFinite) {
+  if (!unscreened_) return false;
+  if (witnessFinite) {
     unscreened_ = nullptr;
     return true;
   }
@@ -162,8 +167,12 @@ class Chain final : public Module {
     std::lock_guard<std::mutex> g0(mutex_);
     std::lock_guard<std::mutex> g1(first_->mutex_);
     std::lock_guard<std::mutex> g2(second_->mutex_);
-    Pending p1 = first_->prepare(x, first_->requiresGrad_);
-    Pending p2 = second_->prepare(p1.y, second_->requiresGrad_, /*finiteKnown=*/true);
+    // The second module gets a checked input, except after a first module
+    // that passes its input through (BatchedIdentity) when the second screens
+    // its input itself: then the second does the check, from its witness.
+    const bool deferCheck = first_->passesInput() && second_->screensInput();
+    Pending p1 = first_->prepare(x, first_->requiresGrad_, /*finiteKnown=*/deferCheck);
+    Pending p2 = second_->prepare(p1.y, second_->requiresGrad_, /*finiteKnown=*/!deferCheck);
     p1.commit();  // both succeeded: now apply state updates and contexts
     p2.commit();
     hasContext_ = requiresGrad_;

@@ -65,9 +65,17 @@ class Module {
   /// raise no other error before that call; if it never makes it, the pass
   /// runs after the Impl anyway.
   virtual bool screensInput() const { return false; }
+  /// True for a module whose forward returns its input itself
+  /// (BatchedIdentity): in a chain whose second module screens its input,
+  /// the first leaves the input's check to it (one pass instead of two).
+  virtual bool passesInput() const { return false; }
   /// See screensInput(). True when it counted the witness and found it all
   /// finite (false too when the caller had checked the input already).
   bool screenInput(const TensorImpl& input, const TensorImpl& witness);
+  /// The same with a witness already judged: `witnessFinite` (for a module
+  /// whose witness is not a tensor, such as the Cholesky's pivots). With
+  /// false, the input's pass runs now (and throws on a bad element).
+  bool screenInputBy(const TensorImpl& input, bool witnessFinite);
   /// Set by forwardImpl / backwardImpl when their result is known finite
   /// (screened as the witness, or finite by a bound): the result's own
   /// finiteness pass is skipped. Reset before every Impl call.

@@ -21,6 +21,7 @@ class Identity final : public Module {
  public:
   Identity(const Shape& weightShape, const ModuleOptions& o) : Module(weightShape, o.requiresGrad) {}
   const char* name() const override { return "BatchedIdentity"; }
+  bool passesInput() const override { return true; }
 
  protected:
   Pending forwardImpl(const TensorPtr& x, bool) override {
