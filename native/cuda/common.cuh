@@ -36,6 +36,27 @@ __device__ inline const T& at(const Mat<const T>& m, int64_t b, int64_t i, int64
   return m.data[b * m.stride + i * m.ld + j];
 }
 
+/// Sum over a warp by shuffles (fixed order); complete in lane 0.
+template <typename T>
+__device__ inline T warpSum(T v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  return v;
+}
+
+/// Sum of v over the block in a fixed order (each warp by shuffles, then the
+/// warps' sums in warp order), so runs are bit-identical; every thread gets
+/// the result. Called by every thread; blockDim.x a multiple of 32;
+/// `scratch`: shared, one double per warp, free again on return.
+__device__ inline double blockSum(double v, double* scratch) {
+  v = warpSum(v);
+  if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
+  __syncthreads();
+  double total = 0;
+  for (int w = 0; w < static_cast<int>(blockDim.x >> 5); ++w) total += scratch[w];
+  __syncthreads();
+  return total;
+}
+
 /// Square tiles for kernels that read a matrix transposed: a block of
 /// kTile x kTileRows threads moves a kTile x kTile tile through shared
 /// memory, so global reads and writes are both coalesced (consecutive

@@ -22,9 +22,6 @@ struct DeviceContext {
   /// Custom fused kernels and the batched GEMM-only QR enabled
   /// (ORTHO_CUDA_FUSED=0 turns them off: plain cuBLAS/cuSOLVER + simple kernels).
   bool fused = true;
-  /// Every primitive call timed with events and reported on stderr
-  /// (ORTHO_CUDA_PROFILE=1; see prim_timer.h).
-  bool profile = false;
 
   /// Makes this device current on the calling thread (libuv workers start
   /// with device 0 current, whatever the tensor's device).

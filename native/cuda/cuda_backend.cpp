@@ -110,7 +110,6 @@ class CudaBackend final : public Backend {
     ctx_.alloc = &alloc_;
     const char* fused = std::getenv("ORTHO_CUDA_FUSED");
     ctx_.fused = !(fused && std::strcmp(fused, "0") == 0);
-    ctx_.profile = cuda::PrimTimer::enabled();
     ctx_.activate();
     ORTHO_CUDA_CHECK(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamNonBlocking));
     const cudalib::Api& api = libs.api;

@@ -3,7 +3,6 @@
 
 namespace ortho::cuda {
 
-
 GroupIndex makeGroupIndex(const GroupLayout& layout) {
   GroupIndex gi;
   const int nd = static_cast<int>(layout.sizes.size());
@@ -40,20 +39,6 @@ GroupIndex makeGroupIndex(const GroupLayout& layout) {
   return gi;
 }
 
-// Sum of `s` over the block (fixed tree, so deterministic); the total is
-// valid in thread 0. `partial` is reusable when this returns.
-__device__ inline double blockSum(double s, double* partial) {
-  partial[threadIdx.x] = s;
-  __syncthreads();
-  for (int h = kGroupDotBlock / 2; h > 0; h >>= 1) {
-    if (threadIdx.x < h) partial[threadIdx.x] += partial[threadIdx.x + h];
-    __syncthreads();
-  }
-  const double total = partial[0];
-  __syncthreads();  // partial[0] is read before the next call overwrites it
-  return total;
-}
-
 // Block c sums chunk c % chunks of group c / chunks: elements
 // [q * chunkSize, min((q + 1) * chunkSize, groupSize)). With chunks == 1
 // the sum goes to out[g]; otherwise to partials[c] (double), which
@@ -61,7 +46,7 @@ __device__ inline double blockSum(double s, double* partial) {
 template <typename T>
 static __global__ void group_dot_kernel(GroupIndex gi, const T* x, const T* y, int64_t chunks, int64_t chunkSize,
                                         T* out, double* partials) {
-  __shared__ double partial[kGroupDotBlock];
+  __shared__ double scratch[kGroupDotBlock / 32];
   for (int64_t c = blockIdx.x; c < gi.groups * chunks; c += gridDim.x) {
     const int64_t g = c / chunks, lo = (c % chunks) * chunkSize;
     const int64_t hi = lo + chunkSize < gi.groupSize ? lo + chunkSize : gi.groupSize;
@@ -71,7 +56,7 @@ static __global__ void group_dot_kernel(GroupIndex gi, const T* x, const T* y, i
       const int64_t o = base + gi.withinGroup(j);
       s += double(x[o]) * double(y[o]);
     }
-    const double total = blockSum(s, partial);
+    const double total = blockSum(s, scratch);
     if (threadIdx.x == 0) {
       if (chunks == 1) out[g] = static_cast<T>(total);
       else partials[c] = total;
@@ -82,11 +67,11 @@ static __global__ void group_dot_kernel(GroupIndex gi, const T* x, const T* y, i
 // out[g] = the sum of group g's `chunks` partial sums.
 template <typename T>
 static __global__ void group_sum_kernel(int64_t groups, int64_t chunks, const double* partials, T* out) {
-  __shared__ double partial[kGroupDotBlock];
+  __shared__ double scratch[kGroupDotBlock / 32];
   for (int64_t g = blockIdx.x; g < groups; g += gridDim.x) {
     double s = 0;
     for (int64_t q = threadIdx.x; q < chunks; q += kGroupDotBlock) s += partials[g * chunks + q];
-    const double total = blockSum(s, partial);
+    const double total = blockSum(s, scratch);
     if (threadIdx.x == 0) out[g] = static_cast<T>(total);
   }
 }
@@ -100,8 +85,8 @@ int64_t groupDotChunks(const GroupIndex& gi) {
 }
 
 template <typename T>
-void launchGroupDot(const GroupIndex& gi, const T* x, const T* y, T* out, double* partials, cudaStream_t stream) {
-  const int64_t chunks = groupDotChunks(gi);
+void launchGroupDot(const GroupIndex& gi, int64_t chunks, const T* x, const T* y, T* out, double* partials,
+                    cudaStream_t stream) {
   const int64_t chunkSize = chunks == 1 ? gi.groupSize : kGroupDotChunk;
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>(gi.groups * chunks, 1), kMaxBlocks));
   group_dot_kernel<T><<<blocks, kGroupDotBlock, 0, stream>>>(gi, x, y, chunks, chunkSize, out, partials);
@@ -112,8 +97,9 @@ void launchGroupDot(const GroupIndex& gi, const T* x, const T* y, T* out, double
   ORTHO_CUDA_CHECK_LAUNCH("group_sum_kernel");
 }
 
-template void launchGroupDot<float>(const GroupIndex&, const float*, const float*, float*, double*, cudaStream_t);
-template void launchGroupDot<double>(const GroupIndex&, const double*, const double*, double*, double*,
+template void launchGroupDot<float>(const GroupIndex&, int64_t, const float*, const float*, float*, double*,
+                                    cudaStream_t);
+template void launchGroupDot<double>(const GroupIndex&, int64_t, const double*, const double*, double*, double*,
                                      cudaStream_t);
 
 }  // namespace ortho::cuda

@@ -20,7 +20,9 @@ constexpr int64_t kGroupDotSplitBelowGroups = 1024;
 /// groups * chunks doubles when this is above 1.
 int64_t groupDotChunks(const GroupIndex& gi);
 
-/// `partials`: groups * groupDotChunks(gi) doubles, or null when that is 1.
+/// `chunks`: groupDotChunks(gi); `partials`: groups * chunks doubles, or
+/// null when chunks is 1.
 template <typename T>
-void launchGroupDot(const GroupIndex& gi, const T* x, const T* y, T* out, double* partials, cudaStream_t stream);
+void launchGroupDot(const GroupIndex& gi, int64_t chunks, const T* x, const T* y, T* out, double* partials,
+                    cudaStream_t stream);
 }  // namespace ortho::cuda

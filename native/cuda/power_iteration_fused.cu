@@ -10,24 +10,6 @@ constexpr int64_t kPiMaxElements = 16384;   // one block reads X 2 niter + 2 tim
 
 bool powerIterationFusedFits(int64_t m, int64_t n) { return m <= kPiMaxDim && n <= kPiMaxDim && m * n <= kPiMaxElements; }
 
-template <typename T>
-__device__ inline T warpSum(T v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  return v;  // complete in lane 0
-}
-
-// Sum over the block, in a fixed order (so runs are bit-identical); every
-// thread gets the result.
-__device__ inline double blockSum(double v, double* scratch) {
-  v = warpSum(v);
-  if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
-  __syncthreads();
-  double total = 0;
-  for (int w = 0; w < kPiWarps; ++w) total += scratch[w];
-  __syncthreads();  // scratch is free again
-  return total;
-}
-
 // x <- x / (||x|| + 1e-8), the norm accumulated in double and rounded to T
 // as the CPU backend's groupDot + scalarMap do.
 template <typename T>

@@ -19,7 +19,7 @@ bool PrimTimer::enabled() {
 }
 
 PrimTimer::PrimTimer(const DeviceContext& ctx, const char* name) {
-  if (!ctx.profile) return;
+  if (!enabled()) return;
   if (cudaEventCreate(&start_) != cudaSuccess || cudaEventCreate(&stop_) != cudaSuccess ||
       cudaEventRecord(start_, ctx.stream) != cudaSuccess) {
     // A diagnostic must not turn into the call's error: the failure is

@@ -406,7 +406,7 @@ void CudaPrimitives<T>::groupDot(const GroupLayout& layout, const T* x, const T*
   const GroupIndex gi = makeGroupIndex(layout);
   const int64_t chunks = groupDotChunks(gi);
   PoolBuffer partials(*ctx_.alloc, chunks > 1 ? static_cast<std::size_t>(gi.groups * chunks) * sizeof(double) : 0);
-  launchGroupDot<T>(gi, x, y, out, chunks > 1 ? partials.as<double>() : nullptr, ctx_.stream);
+  launchGroupDot<T>(gi, chunks, x, y, out, partials.as<double>(), ctx_.stream);
 }
 
 template <typename T>
