@@ -27,9 +27,10 @@ class Cholesky final : public Module {
   // if the diagonal entry (X X^T)(i, i), a sum of the squares of row i of X,
   // is; NaN or infinity anywhere in X makes some pivot non-finite or an
   // earlier one fail. So a batch that factors everywhere had a finite input,
-  // and its separate finiteness pass is skipped. The backward screens
-  // nothing: its gradient is checked up front (backwardImpl).
+  // and its separate finiteness pass is skipped. The backward has no such
+  // witness: its gradient is checked up front.
   bool screensInput() const override { return true; }
+  bool screensGradient() const override { return false; }
 
  protected:
   Pending forwardImpl(const TensorPtr& x, bool record) override {
@@ -72,7 +73,6 @@ class Cholesky final : public Module {
     return dispatchDtype(g->dtype(), [&](auto tag) {
       using T = decltype(tag);
       Env<T> e(*g);
-      screenInputBy(*g, false);  // the gradient's pass, now (no witness here)
       const MatrixDims d = g->dims();
       const int64_t B = d.batch, m = d.m;
       Mat<const T> L = savedL_->mat<T>();

@@ -49,13 +49,13 @@ bool Module::screenInputBy(const TensorImpl& input, bool witnessFinite) {
   return false;
 }
 
-// Runs the input's finiteness pass now, or leaves it to screenInput() (see
-// screensInput()).
-void Module::armInputCheck(const TensorImpl& input, bool finiteKnown, const char* what) {
+// Runs the input's finiteness pass now, or, where the Impl `screens`, leaves
+// it to screenInput() (see screensInput()).
+void Module::armInputCheck(const TensorImpl& input, bool finiteKnown, bool screens, const char* what) {
   unscreened_ = nullptr;
   resultFinite_ = false;
   if (finiteKnown) return;
-  if (screensInput())
+  if (screens)
     unscreened_ = what;
   else
     checkFinite(input, what);
@@ -74,7 +74,7 @@ Module::Pending Module::prepare(const TensorPtr& x, bool record, bool finiteKnow
   Pending p;
   {
     auto lock = x->backend().lockForOperation();
-    armInputCheck(*x, finiteKnown, "the input");
+    armInputCheck(*x, finiteKnown, screensInput(), "the input");
     p = forwardImpl(x, record);
     settleInputCheck(*x);
     // A result that is the input itself (BatchedIdentity) was just checked
@@ -120,7 +120,7 @@ TensorPtr Module::backward(const TensorPtr& g, bool finiteKnown) {
     fail(code::kDevice, ErrorKind::Error, name(), ".backward() expects a gradient on ", outDevice_.str(),
          " (the device of the latest forward), got one on ", g->device().str());
   auto lock = g->backend().lockForOperation();
-  armInputCheck(*g, finiteKnown, "the gradient");
+  armInputCheck(*g, finiteKnown, screensGradient(), "the gradient");
   TensorPtr r = backwardImpl(g);
   settleInputCheck(*g);
   if (r != g && !resultFinite_)  // as in prepare(): the gradient itself passed through is checked or known finite

@@ -58,13 +58,16 @@ class Module {
   /// it computes anyway: values that are NaN or infinite whenever an input
   /// element is (a sum of squares over every element; a result formed
   /// elementwise as a x + b, where NaN or infinity in x stays non-finite
-  /// whatever a and b are). prepare() and backward() then leave the input's
-  /// finiteness pass to the Impl's screenInput() call, which runs it only
+  /// whatever a and b are). prepare() (and backward(), per
+  /// screensGradient()) then leave the input's finiteness pass to the
+  /// Impl's screenInput() call, which runs it only
   /// when the witness is not all finite (a bad input, or an overflow of
   /// finite values): one full read of the input saved. Such a module must
   /// raise no other error before that call; if it never makes it, the pass
   /// runs after the Impl anyway.
   virtual bool screensInput() const { return false; }
+  /// The same for backward()'s gradient; by default as screensInput().
+  virtual bool screensGradient() const { return screensInput(); }
   /// True for a module whose forward returns its input itself
   /// (BatchedIdentity): in a chain whose second module screens its input,
   /// the first leaves the input's check to it (one pass instead of two).
@@ -101,7 +104,7 @@ class Module {
   friend class Chain;
 
  private:
-  void armInputCheck(const TensorImpl& input, bool finiteKnown, const char* what);
+  void armInputCheck(const TensorImpl& input, bool finiteKnown, bool screens, const char* what);
   void settleInputCheck(const TensorImpl& input);
 };
 
