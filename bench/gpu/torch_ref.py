@@ -2,12 +2,20 @@
 on the GPU. Reads a JSON list of cases on stdin, prints a JSON list of
 {"case": ..., "ms": median_ms} on stdout (one line). Used by compare.mjs.
 
+A case of kind "values" is not timed: it carries its input, the power
+iteration's starting u and v and an output gradient, and gets back the
+preset's output and the input's gradient (autograd), for
+test/46.torch-ref.test.mjs, which checks that these are the functions our
+presets compute. ORTHO_TORCH_DEVICE (default cuda) picks the device; cpu runs
+everything without a GPU.
+
 Same math as native/ops: power iteration (iterations without grad, output
 X / (u^T X v + eps)), Björck w <- (1+b) w - b w (w^T w) (or (w w^T) w when
 wide), Cholesky S = X X^T + 1e-5 I then L^{-1} X, QR with sign fix, and the
 truncated exponential series. TF32 is off, as in ours.
 """
 import json
+import os
 import statistics
 import sys
 import time
@@ -16,7 +24,12 @@ import torch
 
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
-dev = torch.device("cuda")
+dev = torch.device(os.environ.get("ORTHO_TORCH_DEVICE", "cuda"))
+
+
+def sync():
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def l2n(x):
@@ -24,11 +37,12 @@ def l2n(x):
 
 
 class PowerIteration:
-    def __init__(self, shape, niter, eps, dtype):
+    def __init__(self, shape, niter, eps, dtype, u=None, v=None):
         *b, m, n = shape
         g = torch.Generator(device="cpu").manual_seed(0)
-        self.u = l2n(torch.randn(*b, m, 1, generator=g, dtype=dtype)).to(dev)
-        self.v = l2n(torch.randn(*b, n, 1, generator=g, dtype=dtype)).to(dev)
+        u = torch.randn(*b, m, 1, generator=g, dtype=dtype) if u is None else u
+        v = torch.randn(*b, n, 1, generator=g, dtype=dtype) if v is None else v
+        self.u, self.v = l2n(u).to(dev), l2n(v).to(dev)
         self.niter, self.eps = niter, eps
 
     def __call__(self, x):
@@ -52,9 +66,15 @@ def bjorck(w, beta, niters, pass_through=False):
 
     if pass_through:
         with torch.no_grad():
+            v = w
             for _ in range(niters):
-                w = step(w)
-        return step(w)
+                v = step(v)
+        if torch.is_grad_enabled() and w.requires_grad:
+            # The last step's VJP goes straight to the input (DESIGN.md):
+            # v's value with the identity as its derivative. Only where a
+            # gradient is wanted, so the timed forward (no_grad) is as before.
+            v = w + (v - w).detach()
+        return step(v)
     for _ in range(niters):
         w = step(w)
     return w
@@ -109,20 +129,42 @@ PRESETS = {
 def timed(fn, warmup, min_reps, budget_s):
     for _ in range(warmup):
         fn()
-    torch.cuda.synchronize()
+    sync()
     times = []
     start = time.perf_counter()
     while len(times) < min_reps or (time.perf_counter() - start < budget_s and len(times) < 50):
         t0 = time.perf_counter()
         fn()
-        torch.cuda.synchronize()
+        sync()
         times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times), len(times)
+
+
+def tensor(flat, shape, dtype):
+    return torch.tensor(flat, dtype=dtype).reshape(*shape)
+
+
+def values(case, dtype):
+    """The preset's output for case["input"] and the input's gradient for case["grad"] (flat, row-major)."""
+    shape = case["shape"]
+    *b, m, n = shape
+    pi_opts, orth = PRESETS[case["preset"]]
+    x = tensor(case["input"], shape, dtype).to(dev).requires_grad_(True)
+    if pi_opts:
+        u, v = tensor(case["u"], [*b, m, 1], dtype), tensor(case["v"], [*b, n, 1], dtype)
+        pi = PowerIteration(shape, pi_opts["niter"], pi_opts["eps"], dtype, u, v)
+    else:
+        pi = lambda w: w  # noqa: E731
+    y = orth(pi(x))
+    (dx,) = torch.autograd.grad(y, x, tensor(case["grad"], shape, dtype).to(dev))
+    return {"case": case["id"], "y": y.detach().cpu().flatten().tolist(), "dx": dx.cpu().flatten().tolist()}
 
 
 def run(case):
     shape, preset, kind = case["shape"], case["preset"], case["kind"]
     dtype = torch.float32 if case.get("dtype", "float32") == "float32" else torch.float64
+    if kind == "values":
+        return values(case, dtype)
     g = torch.Generator(device="cpu").manual_seed(1)
     # well-conditioned input, as compare.mjs: I + 0.25 G / sqrt(max(m, n))
     m, n = shape[-2], shape[-1]
@@ -154,18 +196,23 @@ def run(case):
 
 
 def kernels(fn, reps):
-    """The GPU kernels and copies of `reps` calls (torch.profiler, CUPTI), per call, largest first."""
+    """The GPU kernels and copies of `reps` calls (torch.profiler, CUPTI), per call, largest first
+    (on the CPU device: the operators and their CPU time)."""
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+    on_gpu = dev.type == "cuda"
+    with profile(activities=[ProfilerActivity.CUDA if on_gpu else ProfilerActivity.CPU]) as prof:
         for _ in range(reps):
             fn()
-        torch.cuda.synchronize()
+        sync()
     rows = []
     for e in prof.key_averages():
-        us = getattr(e, "device_time_total", None)
-        if us is None:
-            us = getattr(e, "cuda_time_total", 0)
+        if on_gpu:
+            us = getattr(e, "device_time_total", None)
+            if us is None:
+                us = getattr(e, "cuda_time_total", 0)
+        else:
+            us = e.self_cpu_time_total
         if us > 0:
             rows.append({"name": e.key[:120], "calls": e.count / reps, "ms": us / 1e3 / reps})
     rows.sort(key=lambda r: -r["ms"])
@@ -180,8 +227,10 @@ def main():
             out.append(run(c))
         except Exception as e:  # report and go on: one failing case must not hide the rest
             out.append({"case": c["id"], "error": f"{type(e).__name__}: {e}"})
-        torch.cuda.empty_cache()
-    info = {"torch": torch.__version__, "cuda": torch.version.cuda, "device": torch.cuda.get_device_name(0)}
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
+    info = {"torch": torch.__version__, "cuda": torch.version.cuda, "device": name}
     print(json.dumps({"info": info, "results": out}))
 
 

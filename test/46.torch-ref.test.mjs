@@ -1,0 +1,112 @@
+// Every preset against PyTorch: bench/gpu/torch_ref.py, the PyTorch code the
+// GPU comparison (bench/gpu/compare.mjs) times ours against, computes on the
+// CPU in float64, with autograd for the gradient, the outputs and input
+// gradients that our presets compute on the device under test. Two things
+// are proven at once: the benchmark times the same functions on both sides,
+// and our forward and hand-written backward agree with an independent
+// implementation (PyTorch's operators and autograd). The power iteration
+// starts from the same u and v on both sides.
+//
+// PyTorch is found as ORTHO_TORCH_PYTHON, else python3, else /usr/bin/python3
+// (Debian's python3-torch, which .ci/run installs); without one these tests
+// are pending and say why.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEVICE, Tensor, expect, expectClose, ortho, rng, shapeName, wellConditionedTensor } from './00.setup.mjs';
+
+const { PRESETS, BatchedPowerIteration } = ortho;
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const script = path.join(root, 'bench/gpu/torch_ref.py');
+
+/** A python that imports torch, or the reason there is none. */
+function findTorch() {
+  const tried = [];
+  for (const py of [process.env.ORTHO_TORCH_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean)) {
+    const r = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 120000 });
+    if (r.status === 0) return { python: py, version: r.stdout.trim() };
+    tried.push(`${py}: ${r.error?.message ?? (r.stderr.trim().split('\n').pop() || `exit ${r.status}`)}`);
+  }
+  return { reason: tried.join('; ') };
+}
+
+/** torch_ref.py's answers to `cases` (kind "values"), in float64 on the CPU. */
+function torchValues(python, cases) {
+  const r = spawnSync(python, [script], {
+    input: JSON.stringify(cases),
+    encoding: 'utf8',
+    env: { ...process.env, ORTHO_TORCH_DEVICE: 'cpu' },
+    maxBuffer: 64 << 20,
+    timeout: 300000,
+  });
+  if (r.status !== 0) throw new Error(`torch_ref.py exited ${r.status ?? r.signal}: ${r.stderr.slice(-2000)}`);
+  const out = new Map(JSON.parse(r.stdout).results.map((x) => [x.case, x]));
+  return cases.map((c) => {
+    const x = out.get(c.id);
+    if (!x || x.error) throw new Error(`torch_ref.py, case ${c.id}: ${x?.error ?? 'no result'}`);
+    return x;
+  });
+}
+
+// Tall, square and wide, with and without a batch dimension; every preset
+// takes every shape (QR and Cholesky transpose or not as orthogonium does).
+const SHAPES = [[2, 7, 5], [3, 6, 6], [2, 4, 9], [1, 12, 12]];
+// The suite's float64 parity tolerance (the CPU against the GPU).
+const TOL = 1e-10;
+
+describe('presets against PyTorch (bench/gpu/torch_ref.py, float64, autograd)', function () {
+  this.timeout(600000);
+  let torch;
+  const ours = []; // { id, preset, shape, y, dx } computed on DEVICE
+  const cases = []; // what torch_ref.py is asked
+
+  before(function () {
+    torch = findTorch();
+    if (!torch.python) {
+      console.log(`      (pending: no python with torch: ${torch.reason})`);
+      this.skip();
+    }
+    const r = rng(46);
+    for (const preset of Object.keys(PRESETS)) {
+      for (const shape of SHAPES) {
+        const id = `${preset} ${shapeName(shape)}`;
+        const [m, n] = shape.slice(-2);
+        const batch = shape.slice(0, -2);
+        const x = wellConditionedTensor(shape, { seed: cases.length + 1 });
+        const g = Tensor.from(Float64Array.from({ length: x.size }, () => r.normal()), shape, { device: DEVICE });
+        const mod = PRESETS[preset].build(shape, { requiresGrad: true });
+        const c = { id, preset, shape, kind: 'values', dtype: 'float64' };
+        if (mod.spectralNormalizer instanceof BatchedPowerIteration) {
+          const u = Float64Array.from({ length: x.size / n }, () => r.normal());
+          const v = Float64Array.from({ length: x.size / m }, () => r.normal());
+          mod.spectralNormalizer.u = Tensor.from(u, [...batch, m, 1], { device: DEVICE });
+          mod.spectralNormalizer.v = Tensor.from(v, [...batch, n, 1], { device: DEVICE });
+          Object.assign(c, { u: Array.from(u), v: Array.from(v) });
+        }
+        const y = mod.forwardSync(x).toTypedArray();
+        const dx = mod.backwardSync(g).toTypedArray();
+        ours.push({ id, y, dx });
+        cases.push({ ...c, input: Array.from(x.toTypedArray()), grad: Array.from(g.toTypedArray()) });
+      }
+    }
+  });
+
+  it('torch_ref.py covers every preset, and the power iteration where ours has one', function () {
+    // If a preset were added without its PyTorch counterpart, the GPU
+    // comparison would print an error row for it instead of a ratio.
+    const res = torchValues(torch.python, cases.filter((c) => c.shape === SHAPES[0]));
+    expect(res.map((x) => x.case)).to.deep.equal(Object.keys(PRESETS).map((p) => `${p} ${shapeName(SHAPES[0])}`));
+  });
+
+  for (const preset of Object.keys(PRESETS)) {
+    it(`preset ${preset}: output and input gradient as PyTorch's, ${SHAPES.map(shapeName).join(' ')}`, function () {
+      const mine = cases.filter((c) => c.preset === preset);
+      const theirs = torchValues(torch.python, mine);
+      mine.forEach((c, i) => {
+        const o = ours.find((x) => x.id === c.id);
+        expectClose(o.y, Float64Array.from(theirs[i].y), TOL, `${c.id} output`);
+        expectClose(o.dx, Float64Array.from(theirs[i].dx), TOL, `${c.id} input gradient`);
+      });
+    });
+  }
+});
