@@ -30,7 +30,7 @@ function findTorch() {
   return { reason: tried.join('; ') };
 }
 
-/** torch_ref.py's answers to `cases` (kind "values"), in float64 on the CPU. */
+/** torch_ref.py's answers to `cases` (kind "values"), in float64 on the CPU, by case id. One process for all (importing torch takes seconds). */
 function torchValues(python, cases) {
   const r = spawnSync(python, [script], {
     input: JSON.stringify(cases),
@@ -40,12 +40,7 @@ function torchValues(python, cases) {
     timeout: 300000,
   });
   if (r.status !== 0) throw new Error(`torch_ref.py exited ${r.status ?? r.signal}: ${r.stderr.slice(-2000)}`);
-  const out = new Map(JSON.parse(r.stdout).results.map((x) => [x.case, x]));
-  return cases.map((c) => {
-    const x = out.get(c.id);
-    if (!x || x.error) throw new Error(`torch_ref.py, case ${c.id}: ${x?.error ?? 'no result'}`);
-    return x;
-  });
+  return new Map(JSON.parse(r.stdout).results.map((x) => [x.case, x]));
 }
 
 // Tall, square and wide, with and without a batch dimension; every preset
@@ -57,7 +52,8 @@ const TOL = 1e-10;
 describe('presets against PyTorch (bench/gpu/torch_ref.py, float64, autograd)', function () {
   this.timeout(600000);
   let torch;
-  const ours = []; // { id, preset, shape, y, dx } computed on DEVICE
+  let theirs; // torch_ref.py's answers by case id
+  const ours = new Map(); // { y, dx } computed on DEVICE, by case id
   const cases = []; // what torch_ref.py is asked
 
   before(function () {
@@ -85,28 +81,34 @@ describe('presets against PyTorch (bench/gpu/torch_ref.py, float64, autograd)', 
         }
         const y = mod.forwardSync(x).toTypedArray();
         const dx = mod.backwardSync(g).toTypedArray();
-        ours.push({ id, y, dx });
+        ours.set(id, { y, dx });
         cases.push({ ...c, input: Array.from(x.toTypedArray()), grad: Array.from(g.toTypedArray()) });
       }
     }
+    theirs = torchValues(torch.python, cases);
   });
 
-  it('torch_ref.py covers every preset, and the power iteration where ours has one', function () {
+  /** torch_ref.py's answer to case `id`, or the error it reported. */
+  function answer(id) {
+    const x = theirs.get(id);
+    if (!x || x.error) throw new Error(`torch_ref.py, case ${id}: ${x?.error ?? 'no result'}`);
+    return x;
+  }
+
+  it('torch_ref.py answers every case: each preset at each shape', function () {
     // If a preset were added without its PyTorch counterpart, the GPU
     // comparison would print an error row for it instead of a ratio.
-    const res = torchValues(torch.python, cases.filter((c) => c.shape === SHAPES[0]));
-    expect(res.map((x) => x.case)).to.deep.equal(Object.keys(PRESETS).map((p) => `${p} ${shapeName(SHAPES[0])}`));
+    expect([...theirs.keys()]).to.deep.equal(cases.map((c) => c.id));
+    for (const c of cases) expect(answer(c.id)).to.include.keys('y', 'dx');
   });
 
   for (const preset of Object.keys(PRESETS)) {
     it(`preset ${preset}: output and input gradient as PyTorch's, ${SHAPES.map(shapeName).join(' ')}`, function () {
-      const mine = cases.filter((c) => c.preset === preset);
-      const theirs = torchValues(torch.python, mine);
-      mine.forEach((c, i) => {
-        const o = ours.find((x) => x.id === c.id);
-        expectClose(o.y, Float64Array.from(theirs[i].y), TOL, `${c.id} output`);
-        expectClose(o.dx, Float64Array.from(theirs[i].dx), TOL, `${c.id} input gradient`);
-      });
+      for (const c of cases.filter((x) => x.preset === preset)) {
+        const t = answer(c.id), o = ours.get(c.id);
+        expectClose(o.y, Float64Array.from(t.y), TOL, `${c.id} output`);
+        expectClose(o.dx, Float64Array.from(t.dx), TOL, `${c.id} input gradient`);
+      }
     });
   }
 });
