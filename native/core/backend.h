@@ -107,10 +107,11 @@ class Primitives {
   /// Left: op(A) X = alpha B; Right: X op(A) = alpha B. A is square and only
   /// its `uplo` triangle is read.
   virtual void trsm(int64_t batch, Side side, Uplo uplo, Op opA, T alpha, Mat<const T> A, Mat<T> B) = 0;
-  /// Reduced QR of each m x n matrix with m >= n: A is overwritten by Q
-  /// (m x n, orthonormal columns) and R (n x n) receives the upper triangular
-  /// factor (its strictly lower triangle zeroed). No sign normalization.
-  virtual void qr(int64_t batch, Mat<T> A, Mat<T> R) = 0;
+  /// Reduced QR of each op(A), m x n with m >= n (Q's shape): Q receives
+  /// the orthonormal factor (m x n) and R (n x n) the upper triangular one
+  /// (its strictly lower triangle zeroed). No sign normalization. Q may be
+  /// A itself when opA is Op::N; otherwise they must not overlap.
+  virtual void qr(int64_t batch, Mat<const T> A, Op opA, Mat<T> Q, Mat<T> R) = 0;
   /// Singular values of each matrix, descending: S[b * k + i], k = min(m, n).
   virtual void singularValues(int64_t batch, Mat<const T> A, T* S) = 0;
 

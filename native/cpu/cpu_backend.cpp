@@ -217,7 +217,13 @@ class CpuPrimitives final : public Primitives<T> {
     });
   }
 
-  void qr(int64_t batch, Mat<T> A, Mat<T> R) override {
+  void qr(int64_t batch, Mat<const T> A, Op opA, Mat<T> Q, Mat<T> R) override {
+    // In place on Q: a copy of op(A) first unless Q is A.
+    if (opA != Op::N || A.data != Q.data) copy(batch, A, opA, Q);
+    qrInPlace(batch, Q, R);
+  }
+
+  void qrInPlace(int64_t batch, Mat<T> A, Mat<T> R) {
     const int64_t m = A.rows, n = A.cols;
     const double flops = 4.0 * m * n * n;
     if (n <= cpu::kSmallDim && m <= 8 * cpu::kSmallDim) {

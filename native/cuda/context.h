@@ -17,6 +17,8 @@ struct DeviceContext {
   cudaStream_t stream = nullptr;
   cudalib::cublasHandle_t blas = nullptr;
   cudalib::cusolverDnHandle_t solver = nullptr;
+  /// Options of cuSOLVER's 64-bit (cusolverDnX*) calls: the defaults.
+  cudalib::cusolverDnParams_t solverParams = nullptr;
   const cudalib::Api* api = nullptr;
   CachingAllocator* alloc = nullptr;
   /// Custom fused kernels and the batched GEMM-only QR enabled

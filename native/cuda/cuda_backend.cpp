@@ -120,6 +120,7 @@ class CudaBackend final : public Backend {
     ORTHO_CUBLAS_CHECK(api.cublasSetPointerMode_v2(ctx_.blas, cudalib::cublasPointerMode_t::HOST));
     ORTHO_CUSOLVER_CHECK(api.cusolverDnCreate(&ctx_.solver));
     ORTHO_CUSOLVER_CHECK(api.cusolverDnSetStream(ctx_.solver, ctx_.stream));
+    ORTHO_CUSOLVER_CHECK(api.cusolverDnCreateParams(&ctx_.solverParams));
   }
   // Why no destructor work: backends live until the process exits, and
   // destroying handles or streams after the CUDA runtime has begun its own

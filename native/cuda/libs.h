@@ -13,6 +13,8 @@
 #include <cuda_runtime_api.h>
 #include <library_types.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,12 +22,14 @@
 struct cublasContext;
 struct cusolverDnContext;
 struct gesvdjInfo;
+struct cusolverDnParams;
 
 namespace ortho::cudalib {
 
 using cublasHandle_t = ::cublasContext*;
 using cusolverDnHandle_t = ::cusolverDnContext*;
 using gesvdjInfo_t = ::gesvdjInfo*;
+using cusolverDnParams_t = ::cusolverDnParams*;
 
 /// cublasStatus_t (cublas_api.h); only the values we name in messages.
 enum class cublasStatus_t : int {
@@ -109,10 +113,13 @@ enum class cusolverEigMode_t : int { NOVECTOR = 0, VECTOR = 1 };
   X(cusolverDnSpotrf, cusolverStatus_t, (cusolverDnHandle_t, cublasFillMode_t, int, float*, int, float*, int, int*)) \
   X(cusolverDnDpotrf, cusolverStatus_t,                                                                              \
     (cusolverDnHandle_t, cublasFillMode_t, int, double*, int, double*, int, int*))                                   \
-  X(cusolverDnSgeqrf_bufferSize, cusolverStatus_t, (cusolverDnHandle_t, int, int, float*, int, int*))                \
-  X(cusolverDnDgeqrf_bufferSize, cusolverStatus_t, (cusolverDnHandle_t, int, int, double*, int, int*))               \
-  X(cusolverDnSgeqrf, cusolverStatus_t, (cusolverDnHandle_t, int, int, float*, int, float*, float*, int, int*))      \
-  X(cusolverDnDgeqrf, cusolverStatus_t, (cusolverDnHandle_t, int, int, double*, int, double*, double*, int, int*))   \
+  X(cusolverDnCreateParams, cusolverStatus_t, (cusolverDnParams_t*))                                                 \
+  X(cusolverDnXgeqrf_bufferSize, cusolverStatus_t,                                                                   \
+    (cusolverDnHandle_t, cusolverDnParams_t, int64_t, int64_t, cudaDataType, const void*, int64_t, cudaDataType,     \
+     const void*, cudaDataType, size_t*, size_t*))                                                                   \
+  X(cusolverDnXgeqrf, cusolverStatus_t,                                                                              \
+    (cusolverDnHandle_t, cusolverDnParams_t, int64_t, int64_t, cudaDataType, void*, int64_t, cudaDataType, void*,    \
+     cudaDataType, void*, size_t, void*, size_t, int*))                                                              \
   X(cusolverDnSorgqr_bufferSize, cusolverStatus_t,                                                                   \
     (cusolverDnHandle_t, int, int, int, const float*, int, const float*, int*))                                      \
   X(cusolverDnDorgqr_bufferSize, cusolverStatus_t,                                                                   \

@@ -20,6 +20,7 @@ using ::cublasPointerMode_t;
 using ::cublasSideMode_t;
 using ::cublasStatus_t;
 using ::cusolverDnHandle_t;
+using ::cusolverDnParams_t;
 using ::cusolverEigMode_t;
 using ::cusolverStatus_t;
 using ::gesvdjInfo_t;
@@ -37,6 +38,7 @@ namespace L = ortho::cudalib;
 static_assert(std::is_same<L::cublasHandle_t, ::cublasHandle_t>::value, "cublasHandle_t");
 static_assert(std::is_same<L::cusolverDnHandle_t, ::cusolverDnHandle_t>::value, "cusolverDnHandle_t");
 static_assert(std::is_same<L::gesvdjInfo_t, ::gesvdjInfo_t>::value, "gesvdjInfo_t");
+static_assert(std::is_same<L::cusolverDnParams_t, ::cusolverDnParams_t>::value, "cusolverDnParams_t");
 #define ORTHO_CHECK_ENUM_SIZE(ours, real) \
   static_assert(sizeof(L::ours) == sizeof(::real) && alignof(L::ours) == alignof(::real), #real " size");
 ORTHO_CHECK_ENUM_SIZE(cublasStatus_t, cublasStatus_t)

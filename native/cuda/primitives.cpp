@@ -57,6 +57,7 @@ struct Lib;
   static constexpr const char* field##Name = #symbol "(...)";
 template <>
 struct Lib<float> {
+  static constexpr cudaDataType dataType = CUDA_R_32F;  // for the cusolverDnX* calls
   ORTHO_ENTRY(gemm, cublasSgemmStridedBatched)
   ORTHO_ENTRY(trsm, cublasStrsm_v2)
   ORTHO_ENTRY(trsmBatched, cublasStrsmBatched)
@@ -64,8 +65,6 @@ struct Lib<float> {
   ORTHO_ENTRY(potrfBatched, cusolverDnSpotrfBatched)
   ORTHO_ENTRY(potrfBufferSize, cusolverDnSpotrf_bufferSize)
   ORTHO_ENTRY(potrf, cusolverDnSpotrf)
-  ORTHO_ENTRY(geqrfBufferSize, cusolverDnSgeqrf_bufferSize)
-  ORTHO_ENTRY(geqrf, cusolverDnSgeqrf)
   ORTHO_ENTRY(orgqrBufferSize, cusolverDnSorgqr_bufferSize)
   ORTHO_ENTRY(orgqr, cusolverDnSorgqr)
   ORTHO_ENTRY(gesvdBufferSize, cusolverDnSgesvd_bufferSize)
@@ -75,6 +74,7 @@ struct Lib<float> {
 };
 template <>
 struct Lib<double> {
+  static constexpr cudaDataType dataType = CUDA_R_64F;
   ORTHO_ENTRY(gemm, cublasDgemmStridedBatched)
   ORTHO_ENTRY(trsm, cublasDtrsm_v2)
   ORTHO_ENTRY(trsmBatched, cublasDtrsmBatched)
@@ -82,8 +82,6 @@ struct Lib<double> {
   ORTHO_ENTRY(potrfBatched, cusolverDnDpotrfBatched)
   ORTHO_ENTRY(potrfBufferSize, cusolverDnDpotrf_bufferSize)
   ORTHO_ENTRY(potrf, cusolverDnDpotrf)
-  ORTHO_ENTRY(geqrfBufferSize, cusolverDnDgeqrf_bufferSize)
-  ORTHO_ENTRY(geqrf, cusolverDnDgeqrf)
   ORTHO_ENTRY(orgqrBufferSize, cusolverDnDorgqr_bufferSize)
   ORTHO_ENTRY(orgqr, cusolverDnDorgqr)
   ORTHO_ENTRY(gesvdBufferSize, cusolverDnDgesvd_bufferSize)
@@ -216,19 +214,21 @@ void CudaPrimitives<T>::trsm(int64_t batch, Side side, Uplo uplo, Op opA, T alph
 }
 
 template <typename T>
-void CudaPrimitives<T>::qr(int64_t batch, Mat<T> A, Mat<T> R) {
+void CudaPrimitives<T>::qr(int64_t batch, Mat<const T> A, Op opA, Mat<T> Q, Mat<T> R) {
   ctx_.activate();
   PrimTimer timer(ctx_, "qr");
-  const int64_t m = A.rows, n = A.cols;
-  // F: each matrix as the row-major n x m A^T, i.e. column-major m x n A.
+  const int64_t m = Q.rows, n = Q.cols;
+  // F: each matrix as the row-major n x m op(A)^T, i.e. column-major m x n
+  // op(A), read straight from A (a transposing copy, or a plain one when A
+  // is the wide matrix whose transpose is factored).
   PoolBuffer F(*ctx_.alloc, static_cast<std::size_t>(batch * m * n) * sizeof(T));
   PoolBuffer tau(*ctx_.alloc, static_cast<std::size_t>(batch * n) * sizeof(T));
-  launchCopy<T>(batch, A, Op::T, Mat<T>::dense(F.as<T>(), n, m), ctx_.stream);
+  launchCopy<T>(batch, A, opA == Op::N ? Op::T : Op::N, Mat<T>::dense(F.as<T>(), n, m), ctx_.stream);
   const bool batched = ctx_.fused && m <= kQrBatchedMaxM && batch >= std::max<int64_t>(2, m / 16);
   if (batched)
-    qrBatched(batch, A, R, F.as<T>(), tau.as<T>());
+    qrBatched(batch, Q, R, F.as<T>(), tau.as<T>());
   else
-    qrLooped(batch, A, R, F.as<T>(), tau.as<T>());
+    qrLooped(batch, Q, R, F.as<T>(), tau.as<T>());
 }
 
 // Householder QR of every matrix with cublas<t>geqrfBatched (LAPACK
@@ -238,8 +238,8 @@ void CudaPrimitives<T>::qr(int64_t batch, Mat<T> A, Mat<T> R) {
 //   Q[:, :n] = I - V D (I + striu(V^T V) D)^{-1} V1^T,  D = diag(tau),
 // V1 = top n x n block of V. No division by tau, so tau = 0 is fine.
 template <typename T>
-void CudaPrimitives<T>::qrBatched(int64_t batch, Mat<T> A, Mat<T> R, T* F, T* tau) {
-  const int64_t m = A.rows, n = A.cols;
+void CudaPrimitives<T>::qrBatched(int64_t batch, Mat<T> Q, Mat<T> R, T* F, T* tau) {
+  const int64_t m = Q.rows, n = Q.cols;
   {
     PoolBuffer fptrs(*ctx_.alloc, static_cast<std::size_t>(batch) * sizeof(T*));
     PoolBuffer tptrs(*ctx_.alloc, static_cast<std::size_t>(batch) * sizeof(T*));
@@ -266,36 +266,49 @@ void CudaPrimitives<T>::qrBatched(int64_t batch, Mat<T> A, Mat<T> R, T* F, T* ta
   trsm(batch, Side::Left, Uplo::Upper, Op::N, T(1), G, Z);      // Z = U^{-1} V1^T (diagonal exactly 1)
   GroupLayout rows = GroupLayout::perMatrix(batch * n, n);       // row i of matrix b is group b * n + i
   launchGroupScale<T>(makeGroupIndex(rows), batch * n * n, tau, Z.data, nullptr, nullptr, Z.data, ctx_.stream);
-  launchFill<T>(batch, A, T(0), ctx_.stream);                    // A = I (m x n)
-  launchAddDiagonal<T>(batch, A, T(1), ctx_.stream);
-  gemm(batch, T(-1), Vt, Op::T, Z, Op::N, T(1), A);             // A = I - V (D U^{-1} V1^T)
+  launchFill<T>(batch, Q, T(0), ctx_.stream);                    // Q = I (m x n)
+  launchAddDiagonal<T>(batch, Q, T(1), ctx_.stream);
+  gemm(batch, T(-1), Vt, Op::T, Z, Op::N, T(1), Q);             // Q = I - V (D U^{-1} V1^T)
 }
 
 // One matrix at a time with cuSOLVER: geqrf, R read off, orgqr forms Q in
-// place, transposed back into A.
+// place, transposed back into Q. geqrf is the 64-bit generic cusolverDnXgeqrf
+// with default options, the call PyTorch makes for one large matrix (its
+// USE_CUSOLVER_64_BIT builds); orgqr has only the typed form.
 template <typename T>
-void CudaPrimitives<T>::qrLooped(int64_t batch, Mat<T> A, Mat<T> R, T* F, T* tau) {
-  const int m = toInt(A.rows), n = toInt(A.cols);
-  int lgeqrf = 0, lorgqr = 0;
-  ORTHO_SOLVER(geqrfBufferSize, ctx_.solver, m, n, F, m, &lgeqrf);
+void CudaPrimitives<T>::qrLooped(int64_t batch, Mat<T> Q, Mat<T> R, T* F, T* tau) {
+  const int m = toInt(Q.rows), n = toInt(Q.cols);
+  constexpr cudaDataType type = Lib<T>::dataType;
+  const cudalib::Api& api = *ctx_.api;
+  std::size_t geqrfDevice = 0, geqrfHost = 0;
+  checkSolver(api.cusolverDnXgeqrf_bufferSize(ctx_.solver, ctx_.solverParams, m, n, type, F, m, type, tau, type,
+                                              &geqrfDevice, &geqrfHost),
+              "cusolverDnXgeqrf_bufferSize(...)", __FILE__, __LINE__);
+  int lorgqr = 0;
   ORTHO_SOLVER(orgqrBufferSize, ctx_.solver, m, n, n, F, m, tau, &lorgqr);
-  const int lwork = std::max({lgeqrf, lorgqr, 1});
-  PoolBuffer work(*ctx_.alloc, static_cast<std::size_t>(lwork) * sizeof(T));
+  const std::size_t workBytes = std::max({geqrfDevice, static_cast<std::size_t>(lorgqr) * sizeof(T), sizeof(T)});
+  PoolBuffer work(*ctx_.alloc, workBytes);
+  // Host workspace: read and written while the call is being issued, so it
+  // only has to outlive the loop.
+  std::vector<unsigned char> hostWork(std::max<std::size_t>(geqrfHost, 1));
   PoolBuffer dinfo(*ctx_.alloc, sizeof(int));
   const int64_t mn = int64_t(m) * n;
   {
     PrimTimer timer(ctx_, "geqrf");
     for (int64_t b = 0; b < batch; ++b)
-      ORTHO_SOLVER(geqrf, ctx_.solver, m, n, F + b * mn, m, tau + b * n, work.as<T>(), lwork, dinfo.as<int>());
+      checkSolver(api.cusolverDnXgeqrf(ctx_.solver, ctx_.solverParams, m, n, type, F + b * mn, m, type, tau + b * n,
+                                       type, work.as<void>(), workBytes, hostWork.data(), geqrfHost, dinfo.as<int>()),
+                  "cusolverDnXgeqrf(...)", __FILE__, __LINE__);
   }
   Mat<T> Fm = Mat<T>::dense(F, n, m);
   launchTransposeUpper<T>(batch, Mat<const T>(Fm.block(n, n)), R, ctx_.stream);  // R = triu(F[:, :n]^T)
   {
     PrimTimer timer(ctx_, "orgqr");
+    const int lwork = static_cast<int>(workBytes / sizeof(T));
     for (int64_t b = 0; b < batch; ++b)
       ORTHO_SOLVER(orgqr, ctx_.solver, m, n, n, F + b * mn, m, tau + b * n, work.as<T>(), lwork, dinfo.as<int>());
   }
-  launchCopy<T>(batch, Fm, Op::T, A, ctx_.stream);
+  launchCopy<T>(batch, Fm, Op::T, Q, ctx_.stream);
 }
 
 template <typename T>

@@ -18,7 +18,7 @@ class CudaPrimitives final : public Primitives<T> {
   void syrk(int64_t batch, T alpha, Mat<const T> A, Op opA, T beta, Mat<T> C) override;
   void potrf(int64_t batch, Mat<T> A, int* info) override;
   void trsm(int64_t batch, Side side, Uplo uplo, Op opA, T alpha, Mat<const T> A, Mat<T> B) override;
-  void qr(int64_t batch, Mat<T> A, Mat<T> R) override;
+  void qr(int64_t batch, Mat<const T> A, Op opA, Mat<T> Q, Mat<T> R) override;
   void singularValues(int64_t batch, Mat<const T> A, T* S) override;
   void copy(int64_t batch, Mat<const T> A, Op opA, Mat<T> B) override;
   void axpby(int64_t batch, T alpha, Mat<const T> A, T beta, Mat<T> B) override;
@@ -42,8 +42,8 @@ class CudaPrimitives final : public Primitives<T> {
   bool fusedExponential(int64_t batch, Mat<const T> X, Mat<T> Y, int K) override;
 
  private:
-  void qrBatched(int64_t batch, Mat<T> A, Mat<T> R, T* F, T* tau);
-  void qrLooped(int64_t batch, Mat<T> A, Mat<T> R, T* F, T* tau);
+  void qrBatched(int64_t batch, Mat<T> Q, Mat<T> R, T* F, T* tau);
+  void qrLooped(int64_t batch, Mat<T> Q, Mat<T> R, T* F, T* tau);
   /// Device array of `count` pointers base + b * stride (elements).
   template <typename P>
   void pointers(PoolBuffer& buf, int64_t count, P* base, int64_t stride);

@@ -25,16 +25,12 @@ class QR final : public Module {
       const MatrixDims d = x->dims();
       const bool wide = d.m < d.n;
       const int64_t rows = std::max(d.m, d.n), cols = std::min(d.m, d.n);
-      TensorPtr Q;
-      if (wide) {
-        Q = e.empty({d.batch, rows, cols});
-        e.p.copy(d.batch, x->mat<T>(), Op::T, Q->template mat<T>());
-      } else {
-        Q = e.clone(*x);
-      }
+      // Q is a new tensor either way: the primitive reads x (transposed when
+      // wide) without a copy of it first.
+      TensorPtr Q = e.empty({d.batch, rows, cols});
       TensorPtr R = e.empty({d.batch, cols, cols});
-      Mat<T> Qm = Mat<T>::dense(Q->template data<T>(), rows, cols), Rm = R->template mat<T>();
-      e.p.qr(d.batch, Qm, Rm);
+      Mat<T> Qm = Q->template mat<T>(), Rm = R->template mat<T>();
+      e.p.qr(d.batch, x->mat<T>(), wide ? Op::T : Op::N, Qm, Rm);
       e.p.qrSignFix(d.batch, Qm, Rm);
       TensorPtr y;
       if (wide) {

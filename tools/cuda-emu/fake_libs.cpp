@@ -127,10 +127,21 @@ extern "C" st cusolverDnDpotrf(void*, int u, int n, double* A, int lda, double*,
 extern "C" st cusolverDnSpotrfBatched(void*, int u, int n, float** A, int lda, int* info, int b) { for (int i = 0; i < b; ++i) { st r = potrf1(u, n, A[i], lda, info + i); if (r) return r; } return 0; }
 extern "C" st cusolverDnDpotrfBatched(void*, int u, int n, double** A, int lda, int* info, int b) { for (int i = 0; i < b; ++i) { st r = potrf1(u, n, A[i], lda, info + i); if (r) return r; } return 0; }
 
-extern "C" st cusolverDnSgeqrf_bufferSize(void*, int, int, float*, int, int* lw) { *lw = 2; return 0; }
-extern "C" st cusolverDnDgeqrf_bufferSize(void*, int, int, double*, int, int* lw) { *lw = 2; return 0; }
-extern "C" st cusolverDnSgeqrf(void*, int m, int n, float* A, int lda, float* tau, float*, int lw, int* info) { REQUIRE(lw >= 2 && lda >= m && m >= 1); householder(m, n, A, lda, tau); *info = 0; return 0; }
-extern "C" st cusolverDnDgeqrf(void*, int m, int n, double* A, int lda, double* tau, double*, int lw, int* info) { REQUIRE(lw >= 2 && lda >= m && m >= 1); householder(m, n, A, lda, tau); *info = 0; return 0; }
+// cusolverDnXgeqrf (64-bit generic API): data type 0 = CUDA_R_32F, 1 = CUDA_R_64F,
+// the same for A, tau and the computation. The fake asks for 16 bytes of device
+// workspace and none on the host, and checks that what it gets is at least that.
+extern "C" st cusolverDnCreateParams(void** p) { *p = (void*)2; return 0; }
+extern "C" st cusolverDnXgeqrf_bufferSize(void*, void* params, long m, long n, int ta, const void*, long lda, int tt, const void*, int tc, size_t* dev, size_t* host) {
+  REQUIRE(params != nullptr && m >= 1 && n >= 1 && lda >= m && (ta == 0 || ta == 1) && tt == ta && tc == ta);
+  *dev = 16; *host = 0; return 0;
+}
+extern "C" st cusolverDnXgeqrf(void*, void* params, long m, long n, int ta, void* A, long lda, int tt, void* tau, int tc, void* dwork, size_t dbytes, void*, size_t, int* info) {
+  REQUIRE(params != nullptr && m >= 1 && n >= 1 && lda >= m && (ta == 0 || ta == 1) && tt == ta && tc == ta);
+  REQUIRE(dwork != nullptr && dbytes >= 16);
+  if (ta == 0) householder((int)m, (int)n, static_cast<float*>(A), (int)lda, static_cast<float*>(tau));
+  else householder((int)m, (int)n, static_cast<double*>(A), (int)lda, static_cast<double*>(tau));
+  *info = 0; return 0;
+}
 template <typename T>
 static st orgqr1(int m, int n, int k, T* A, int lda, const T* tau) {
   REQUIRE(m >= n && n >= k && lda >= m);
