@@ -5,7 +5,9 @@
 // are proven at once: the benchmark times the same functions on both sides,
 // and our forward and hand-written backward agree with an independent
 // implementation (PyTorch's operators and autograd). The power iteration
-// starts from the same u and v on both sides.
+// starts from the same u on both sides (its first step recomputes v from
+// u), and its own output is compared too: the presets that end in QR or in
+// a converged Björck hardly depend on its scale.
 //
 // PyTorch is found as ORTHO_TORCH_PYTHON, else python3, else /usr/bin/python3
 // (Debian's python3-torch, which .ci/run installs); without one these tests
@@ -23,7 +25,11 @@ const script = path.join(root, 'bench/gpu/torch_ref.py');
 function findTorch() {
   const tried = [];
   for (const py of [process.env.ORTHO_TORCH_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean)) {
-    const r = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 120000 });
+    // linalg.solve_triangular (torch >= 1.11) is the newest call torch_ref.py makes.
+    const r = spawnSync(py, ['-c', 'import torch; torch.linalg.solve_triangular; print(torch.__version__)'], {
+      encoding: 'utf8',
+      timeout: 120000,
+    });
     if (r.status === 0) return { python: py, version: r.stdout.trim() };
     tried.push(`${py}: ${r.error?.message ?? (r.stderr.trim().split('\n').pop() || `exit ${r.status}`)}`);
   }
@@ -72,16 +78,20 @@ describe('presets against PyTorch (bench/gpu/torch_ref.py, float64, autograd)', 
         const g = Tensor.from(Float64Array.from({ length: x.size }, () => r.normal()), shape, { device: DEVICE });
         const mod = PRESETS[preset].build(shape, { requiresGrad: true });
         const c = { id, preset, shape, kind: 'values', dtype: 'float64' };
-        if (mod.spectralNormalizer instanceof BatchedPowerIteration) {
-          const u = Float64Array.from({ length: x.size / n }, () => r.normal());
-          const v = Float64Array.from({ length: x.size / m }, () => r.normal());
-          mod.spectralNormalizer.u = Tensor.from(u, [...batch, m, 1], { device: DEVICE });
-          mod.spectralNormalizer.v = Tensor.from(v, [...batch, n, 1], { device: DEVICE });
-          Object.assign(c, { u: Array.from(u), v: Array.from(v) });
+        let sn = null;
+        const sp = mod.spectralNormalizer;
+        if (sp instanceof BatchedPowerIteration) {
+          const u = Tensor.from(Float64Array.from({ length: x.size / n }, () => r.normal()), [...batch, m, 1], { device: DEVICE });
+          const v = Tensor.from(Float64Array.from({ length: x.size / m }, () => r.normal()), [...batch, n, 1], { device: DEVICE });
+          const alone = new BatchedPowerIteration(shape, { powerItNiter: sp.powerItNiter, eps: sp.eps });
+          sp.u = alone.u = u;
+          sp.v = alone.v = v;
+          sn = alone.forwardSync(x).toTypedArray();
+          Object.assign(c, { u: Array.from(u.toTypedArray()), v: Array.from(v.toTypedArray()) });
         }
         const y = mod.forwardSync(x).toTypedArray();
         const dx = mod.backwardSync(g).toTypedArray();
-        ours.set(id, { y, dx });
+        ours.set(id, { y, dx, sn });
         cases.push({ ...c, input: Array.from(x.toTypedArray()), grad: Array.from(g.toTypedArray()) });
       }
     }
@@ -99,15 +109,16 @@ describe('presets against PyTorch (bench/gpu/torch_ref.py, float64, autograd)', 
     // If a preset were added without its PyTorch counterpart, the GPU
     // comparison would print an error row for it instead of a ratio.
     expect([...theirs.keys()]).to.deep.equal(cases.map((c) => c.id));
-    for (const c of cases) expect(answer(c.id)).to.include.keys('y', 'dx');
+    for (const c of cases) expect(answer(c.id)).to.include.keys(c.u ? ['y', 'dx', 'sn'] : ['y', 'dx']);
   });
 
   for (const preset of Object.keys(PRESETS)) {
-    it(`preset ${preset}: output and input gradient as PyTorch's, ${SHAPES.map(shapeName).join(' ')}`, function () {
+    it(`preset ${preset}: output, input gradient (and power iteration) as PyTorch's, ${SHAPES.map(shapeName).join(' ')}`, function () {
       for (const c of cases.filter((x) => x.preset === preset)) {
         const t = answer(c.id), o = ours.get(c.id);
         expectClose(o.y, Float64Array.from(t.y), TOL, `${c.id} output`);
         expectClose(o.dx, Float64Array.from(t.dx), TOL, `${c.id} input gradient`);
+        if (o.sn) expectClose(o.sn, Float64Array.from(t.sn), TOL, `${c.id} power iteration output`);
       }
     });
   }

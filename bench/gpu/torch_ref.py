@@ -4,7 +4,8 @@ on the GPU. Reads a JSON list of cases on stdin, prints a JSON list of
 
 A case of kind "values" is not timed: it carries its input, the power
 iteration's starting u and v and an output gradient, and gets back the
-preset's output and the input's gradient (autograd), for
+preset's output, the input's gradient (autograd) and, where the preset has
+a power iteration, that module's own output, for
 test/46.torch-ref.test.mjs, which checks that these are the functions our
 presets compute. ORTHO_TORCH_DEVICE (default cuda) picks the device; cpu runs
 everything without a GPU.
@@ -150,14 +151,20 @@ def values(case, dtype):
     *b, m, n = shape
     pi_opts, orth = PRESETS[case["preset"]]
     x = tensor(case["input"], shape, dtype).to(dev).requires_grad_(True)
+    out = {"case": case["id"]}
     if pi_opts:
         u, v = tensor(case["u"], [*b, m, 1], dtype), tensor(case["v"], [*b, n, 1], dtype)
         pi = PowerIteration(shape, pi_opts["niter"], pi_opts["eps"], dtype, u, v)
+        # The spectral normalizer's own output, from a second copy of the same state.
+        with torch.no_grad():
+            sn = PowerIteration(shape, pi_opts["niter"], pi_opts["eps"], dtype, u, v)(x)
+        out["sn"] = sn.cpu().flatten().tolist()
     else:
         pi = lambda w: w  # noqa: E731
     y = orth(pi(x))
     (dx,) = torch.autograd.grad(y, x, tensor(case["grad"], shape, dtype).to(dev))
-    return {"case": case["id"], "y": y.detach().cpu().flatten().tolist(), "dx": dx.cpu().flatten().tolist()}
+    out["y"], out["dx"] = y.detach().cpu().flatten().tolist(), dx.cpu().flatten().tolist()
+    return out
 
 
 def run(case):

@@ -218,35 +218,11 @@ class CpuPrimitives final : public Primitives<T> {
   }
 
   void qr(int64_t batch, Mat<const T> A, Op opA, Mat<T> Q, Mat<T> R) override {
-    // In place on Q: a copy of op(A) first unless Q is A.
-    if (opA != Op::N || A.data != Q.data) copy(batch, A, opA, Q);
+    // In place on Q: a copy of op(A) first unless Q is A (allowed with Op::N only).
+    if (A.data == Q.data && opA != Op::N)
+      fail(code::kInternal, ErrorKind::Error, "qr(): Q may be A only when A is not transposed");
+    if (A.data != Q.data) copy(batch, A, opA, Q);
     qrInPlace(batch, Q, R);
-  }
-
-  void qrInPlace(int64_t batch, Mat<T> A, Mat<T> R) {
-    const int64_t m = A.rows, n = A.cols;
-    const double flops = 4.0 * m * n * n;
-    if (n <= cpu::kSmallDim && m <= 8 * cpu::kSmallDim) {
-      // Small matrices: the unblocked algorithm in row-major loops, no copies
-      // to column-major and no per-call setup.
-      parallelFor(batch, std::max<int64_t>(1, int64_t(kParallelFlops / flops)), [&](int64_t b0, int64_t b1) {
-        thread_local std::vector<T> scratch;
-        scratch.resize(static_cast<std::size_t>(m * n + 2 * n));
-        for (int64_t b = b0; b < b1; ++b)
-          cpu::smallQr(m, n, A.data + b * A.stride, A.ld, R.data + b * R.stride, R.ld, scratch.data(),
-                       scratch.data() + m * n, scratch.data() + m * n + n);
-      });
-      return;
-    }
-    // A batch too small to keep every thread busy: one matrix at a time,
-    // with the blocked updates split over the threads.
-    if (batch < cpuThreads() && flops >= kInnerParallelFlops) {
-      for (int64_t b = 0; b < batch; ++b) qrOne(A, R, b, true);
-      return;
-    }
-    parallelFor(batch, std::max<int64_t>(1, int64_t(kParallelFlops / flops)), [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) qrOne(A, R, b, false);
-    });
   }
 
   void singularValues(int64_t batch, Mat<const T> A, T* S) override {
@@ -558,6 +534,33 @@ class CpuPrimitives final : public Primitives<T> {
   }
 
  private:
+  // Reduced QR in place: A (m x n, m >= n) becomes Q, R receives the triangle.
+  void qrInPlace(int64_t batch, Mat<T> A, Mat<T> R) {
+    const int64_t m = A.rows, n = A.cols;
+    const double flops = 4.0 * m * n * n;
+    if (n <= cpu::kSmallDim && m <= 8 * cpu::kSmallDim) {
+      // Small matrices: the unblocked algorithm in row-major loops, no copies
+      // to column-major and no per-call setup.
+      parallelFor(batch, std::max<int64_t>(1, int64_t(kParallelFlops / flops)), [&](int64_t b0, int64_t b1) {
+        thread_local std::vector<T> scratch;
+        scratch.resize(static_cast<std::size_t>(m * n + 2 * n));
+        for (int64_t b = b0; b < b1; ++b)
+          cpu::smallQr(m, n, A.data + b * A.stride, A.ld, R.data + b * R.stride, R.ld, scratch.data(),
+                       scratch.data() + m * n, scratch.data() + m * n + n);
+      });
+      return;
+    }
+    // A batch too small to keep every thread busy: one matrix at a time,
+    // with the blocked updates split over the threads.
+    if (batch < cpuThreads() && flops >= kInnerParallelFlops) {
+      for (int64_t b = 0; b < batch; ++b) qrOne(A, R, b, true);
+      return;
+    }
+    parallelFor(batch, std::max<int64_t>(1, int64_t(kParallelFlops / flops)), [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) qrOne(A, R, b, false);
+    });
+  }
+
   // In-place lower Cholesky of one matrix, the right-looking blocked
   // algorithm of Eigen's llt_inplace::blocked (same block size): factor the
   // diagonal block, solve the panel below it, update the trailing lower

@@ -1,5 +1,6 @@
 #include "common.cuh"
 #include "power_iteration_fused.cuh"
+#include "tile_gemm.cuh"
 
 namespace ortho::cuda {
 
@@ -73,10 +74,88 @@ static __global__ void power_iteration_fused_kernel(int64_t batch, Mat<const T> 
   }
 }
 
+// ---------------------------------------------------------------------------
+// m, n <= 32: one warp per matrix, several matrices per block. The block
+// kernel above leaves most of its 256 threads idle on such a matrix (one
+// thread per column, eight warps for 32 rows) and pays two block barriers
+// and two block sums per iteration; on the H100 at [4096, 32, 32] it took
+// 0.146 ms over a call that does no work, for 3 iterations (seventh session,
+// bench/RESULTS.md). Here the warp loads X into shared memory once; lane j
+// forms v_j (column j) and lane i forms u_i (row i), the other vector's
+// entries passed by shuffles; the norms are warp sums. Same arithmetic as
+// the block kernel: products and sums in T, squared norms and u^T X v in
+// double; only u = X v sums a row in order instead of by a lane tree.
+constexpr int64_t kPiWarpMaxDim = 32;
+constexpr int kPiWarpMaxWarps = 8;
+constexpr std::size_t kPiWarpMaxSmem = 48 * 1024;
+
+// x / (||x|| + 1e-8) over the warp's lanes (each holds one entry; unused lanes 0).
+template <typename T>
+__device__ inline T warpL2Normalize(T x) {
+  const double ss = __shfl_sync(0xffffffffu, warpSum(double(x) * double(x)), 0);
+  return x * (T(1) / (sqrt(static_cast<T>(ss)) + T(1e-8)));
+}
+
+// (X w)_lane for lane < m (row `lane` of the tile times w, w_j held by lane j), else 0.
+template <typename T>
+__device__ inline T warpRowTimes(const T* t, int ldt, int m, int n, T w, int lane) {
+  T s = T(0);
+  for (int j = 0; j < n; ++j) {
+    const T wj = __shfl_sync(0xffffffffu, w, j);
+    if (lane < m) s += t[lane * ldt + j] * wj;
+  }
+  return s;
+}
+
+template <typename T>
+static __global__ void power_iteration_warp_kernel(int64_t batch, Mat<const T> X, T* u, T* v, int niter, T eps,
+                                                   T* coef, T* Y) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  const int m = static_cast<int>(X.rows), n = static_cast<int>(X.cols), ldt = n + 1;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  T* t = reinterpret_cast<T*>(smem) + static_cast<int64_t>(warp) * m * ldt;
+  for (int64_t b = int64_t(blockIdx.x) * warps + warp; b < batch; b += int64_t(gridDim.x) * warps) {
+    loadTileBy(X, b, t, ldt, lane, 32);
+    T ui = lane < m ? u[b * m + lane] : T(0);
+    T vj = lane < n ? v[b * n + lane] : T(0);
+    __syncwarp();
+    for (int it = 0; it < niter; ++it) {
+      T s = T(0);  // v = X^T u: lane j sums column j
+      for (int i = 0; i < m; ++i) {
+        const T uk = __shfl_sync(0xffffffffu, ui, i);
+        if (lane < n) s += t[i * ldt + lane] * uk;
+      }
+      vj = warpL2Normalize(s);
+      ui = warpL2Normalize(warpRowTimes(t, ldt, m, n, vj, lane));  // u = X v
+    }
+    const T xv = warpRowTimes(t, ldt, m, n, vj, lane);  // u^T (X v), the products rounded to T
+    const double total = __shfl_sync(0xffffffffu, warpSum(double(ui) * double(xv)), 0);
+    const T c = T(1) / (static_cast<T>(total) + eps);
+    if (lane == 0) coef[b] = c;
+    if (lane < m) u[b * m + lane] = ui;
+    if (lane < n) v[b * n + lane] = vj;
+    T* y = Y + b * m * n;
+    if (lane < n)
+      for (int i = 0; i < m; ++i) y[i * n + lane] = c * t[i * ldt + lane];
+    __syncwarp();  // the tile is reloaded for the warp's next matrix
+  }
+}
+
 template <typename T>
 void launchPowerIterationFused(int64_t batch, Mat<const T> X, T* u, T* v, int niter, T eps, T* coef, T* Y,
                                cudaStream_t stream) {
-  const std::size_t smem = static_cast<std::size_t>(X.rows + X.cols) * sizeof(T);
+  const int64_t m = X.rows, n = X.cols;
+  if (m <= kPiWarpMaxDim && n <= kPiWarpMaxDim) {
+    const std::size_t perWarp = static_cast<std::size_t>(m * (n + 1)) * sizeof(T);
+    const int warps = static_cast<int>(std::max<int64_t>(
+        1, std::min<int64_t>({kPiWarpMaxWarps, int64_t(kPiWarpMaxSmem / perWarp), batch})));
+    const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((batch + warps - 1) / warps, kMaxBlocks));
+    power_iteration_warp_kernel<T><<<blocks, 32 * warps, perWarp * warps, stream>>>(batch, X, u, v, niter, eps,
+                                                                                     coef, Y);
+    ORTHO_CUDA_CHECK_LAUNCH("power_iteration_warp_kernel");
+    return;
+  }
+  const std::size_t smem = static_cast<std::size_t>(m + n) * sizeof(T);
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(batch, kMaxBlocks));
   power_iteration_fused_kernel<T><<<blocks, kPiBlock, smem, stream>>>(batch, X, u, v, niter, eps, coef, Y);
   ORTHO_CUDA_CHECK_LAUNCH("power_iteration_fused_kernel");

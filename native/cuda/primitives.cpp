@@ -304,9 +304,9 @@ void CudaPrimitives<T>::qrLooped(int64_t batch, Mat<T> Q, Mat<T> R, T* F, T* tau
   launchTransposeUpper<T>(batch, Mat<const T>(Fm.block(n, n)), R, ctx_.stream);  // R = triu(F[:, :n]^T)
   {
     PrimTimer timer(ctx_, "orgqr");
-    const int lwork = static_cast<int>(workBytes / sizeof(T));
-    for (int64_t b = 0; b < batch; ++b)
-      ORTHO_SOLVER(orgqr, ctx_.solver, m, n, n, F + b * mn, m, tau + b * n, work.as<T>(), lwork, dinfo.as<int>());
+    for (int64_t b = 0; b < batch; ++b)  // the workspace holds at least lorgqr elements
+      ORTHO_SOLVER(orgqr, ctx_.solver, m, n, n, F + b * mn, m, tau + b * n, work.as<T>(), std::max(lorgqr, 1),
+                   dinfo.as<int>());
   }
   launchCopy<T>(batch, Fm, Op::T, Q, ctx_.stream);
 }

@@ -56,5 +56,6 @@ mkdir -p "$B/pkg/scripts" && cp "$ROOT/scripts/cpu-fit.js" "$B/pkg/scripts/"  # 
 rm -rf "$B/pkg/dist" && cp -r "$ROOT/dist" "$B/pkg/dist"
 ln -sfn "$ROOT/node_modules" "$B/pkg/node_modules"
 cp -r "$ROOT"/test/. "$B/pkg/test/"
+rm -rf "$B/pkg/bench" && mkdir -p "$B/pkg/bench" && cp -r "$ROOT/bench/gpu" "$B/pkg/bench/"  # test/46 runs torch_ref.py
 cd "$B/pkg"
 ORTHO_CUDA_LIB_DIR="$B/libs" ORTHO_TEST_DEVICE=${ORTHO_TEST_DEVICE:-cuda} npx mocha --no-config --timeout 600000 "${@:-test/40.cuda.test.mjs}"
