@@ -11,7 +11,7 @@
 # 5. the numerical specs again with the fused kernels off
 #    (ORTHO_CUDA_FUSED=0: plain cuBLAS/cuSOLVER);
 # 6. each module alone, forward and backward, then the primitives and
-#    PyTorch's kernels of the missed cases (bench/gpu/profile.mjs).
+#    PyTorch's kernels of the cases nearest their targets (bench/gpu/profile.mjs).
 # Logs and results go to $OUT (at most 8 files); the last lines printed are
 # the summary. On the H100 (fifth session) the whole check took 130 s.
 # ORTHO_CHECK_BUDGET (seconds, default 520) bounds the whole script: each
@@ -133,7 +133,7 @@ run_tests cuda-plain "$(cap 150 30)" "--no-config --timeout 180000 --reporter sp
 # --- 6. where the time goes: each module alone (bench/gpu/profile.mjs) ---------
 timeout "$(cap 60 0)" node bench/gpu/profile.mjs breakdown > "$OUT/breakdown.txt" 2>&1
 note "breakdown: rc=$? (breakdown.txt) [$(elapsed)]"
-# Then, for the cases that missed on the H100, our primitives' GPU time per
+# Then, for the cases nearest their targets on the H100, our primitives' GPU time per
 # call (ORTHO_CUDA_PROFILE=1) next to PyTorch's kernels (torch.profiler).
 timeout "$(cap 120 0)" node bench/gpu/profile.mjs prims >> "$OUT/breakdown.txt" 2>&1
 note "prims: rc=$? (breakdown.txt) [$(elapsed)]"

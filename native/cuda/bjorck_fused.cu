@@ -5,7 +5,6 @@
 namespace ortho::cuda {
 
 constexpr int kBjorckMaxBlock = 256;
-constexpr std::size_t kBjorckMaxSmem = 48 * 1024;  // no opt-in needed below this
 constexpr int64_t kBjorckMaxK = 64;                // min(m, n)
 
 // Step pointers travel as a kernel argument (no device array to fill and
@@ -34,7 +33,7 @@ std::size_t bjorckBackwardSmem(int64_t m, int64_t n) {
 
 template <typename T>
 bool bjorckFusedFits(int64_t m, int64_t n) {
-  return std::min(m, n) <= kBjorckMaxK && bjorckSmem<T>(m, n) <= kBjorckMaxSmem;
+  return std::min(m, n) <= kBjorckMaxK && bjorckSmem<T>(m, n) <= kMaxDefaultSmem;
 }
 
 // The fused backward only where it beats the per-step path (batched cuBLAS
@@ -46,7 +45,7 @@ constexpr int64_t kBjorckBackwardMaxK = 16;
 
 template <typename T>
 bool bjorckBackwardFusedFits(int64_t m, int64_t n) {
-  return std::min(m, n) <= kBjorckBackwardMaxK && bjorckBackwardSmem<T>(m, n) <= kBjorckMaxSmem;
+  return std::min(m, n) <= kBjorckBackwardMaxK && bjorckBackwardSmem<T>(m, n) <= kMaxDefaultSmem;
 }
 
 // M = (1 + beta) I - beta G, G = w^T w (tall) or w w^T (wide), k x k: the

@@ -6,7 +6,6 @@ namespace ortho::cuda {
 
 constexpr int64_t kCholeskyMaxM = 32;  // one row per lane
 constexpr int kCholeskyMaxWarps = 4;   // matrices per block
-constexpr std::size_t kCholeskyMaxSmem = 48 * 1024;
 
 // Per warp: X (m x (n + 1), padded against bank conflicts), then L (m x (m + 1)).
 template <typename T>
@@ -16,7 +15,7 @@ std::size_t choleskyWarpSmem(int64_t m, int64_t n) {
 
 template <typename T>
 bool choleskyFusedFits(int64_t m, int64_t n) {
-  return m <= kCholeskyMaxM && choleskyWarpSmem<T>(m, n) <= kCholeskyMaxSmem;
+  return m <= kCholeskyMaxM && choleskyWarpSmem<T>(m, n) <= kMaxDefaultSmem;
 }
 
 // One warp per matrix, no block-wide barrier: lane i keeps row i of
@@ -120,10 +119,8 @@ template <typename T>
 void launchCholeskyFused(int64_t batch, Mat<const T> X, T shift, Mat<T> L, Mat<T> W, int* info, cudaStream_t stream) {
   const int64_t m = X.rows, n = X.cols;
   const std::size_t perWarp = choleskyWarpSmem<T>(m, n);
-  const int warps = static_cast<int>(
-      std::max<int64_t>(1, std::min<int64_t>({kCholeskyMaxWarps, int64_t(kCholeskyMaxSmem / perWarp), batch})));
-  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((batch + warps - 1) / warps, kMaxBlocks));
-  cholesky_fused_kernel<T><<<blocks, 32 * warps, perWarp * warps, stream>>>(batch, X, shift, L, W, info);
+  const WarpGrid g = warpPerMatrixGrid(batch, kCholeskyMaxWarps, perWarp);
+  cholesky_fused_kernel<T><<<g.blocks, 32 * g.warps, perWarp * g.warps, stream>>>(batch, X, shift, L, W, info);
   ORTHO_CUDA_CHECK_LAUNCH("cholesky_fused_kernel");
 }
 
@@ -144,7 +141,7 @@ std::size_t choleskyBackwardSmem(int64_t m, int64_t n) {
 
 template <typename T>
 bool choleskyBackwardFusedFits(int64_t m, int64_t n) {
-  return m <= kCholeskyMaxM && choleskyBackwardSmem<T>(m, n) <= kCholeskyMaxSmem;
+  return m <= kCholeskyMaxM && choleskyBackwardSmem<T>(m, n) <= kMaxDefaultSmem;
 }
 
 // B (m x cols, row stride ldb) = L^{-T} B, one column per thread.

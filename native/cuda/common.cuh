@@ -16,10 +16,27 @@ namespace ortho::cuda {
 constexpr int64_t kMaxBlocks = int64_t(1) << 20;
 /// grid.z / grid.y limit.
 constexpr int64_t kMaxGridYZ = 65535;
+/// Dynamic shared memory a block may use without the opt-in attribute; the
+/// fused per-matrix kernels take a shape only when it fits.
+constexpr std::size_t kMaxDefaultSmem = 48 * 1024;
 
 /// Blocks for n elements at `block` threads each, clamped to [1, kMaxBlocks].
 inline unsigned blocksFor(int64_t n, int block) {
   return static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>((n + block - 1) / block, 1), kMaxBlocks));
+}
+
+/// Launch geometry of a kernel with one warp per matrix and perWarp bytes of
+/// shared memory per warp: as many warps per block as maxWarps, the shared
+/// memory limit and the batch allow (at least one), enough blocks for the
+/// batch (the kernel loops past kMaxBlocks).
+struct WarpGrid {
+  int warps;
+  unsigned blocks;
+};
+inline WarpGrid warpPerMatrixGrid(int64_t batch, int maxWarps, std::size_t perWarp) {
+  const int warps = static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>({maxWarps, int64_t(kMaxDefaultSmem / perWarp), batch})));
+  return {warps, static_cast<unsigned>(std::min<int64_t>((batch + warps - 1) / warps, kMaxBlocks))};
 }
 
 /// Index of the first element this thread handles and the grid-wide step.

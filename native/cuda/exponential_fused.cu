@@ -6,7 +6,6 @@ namespace ortho::cuda {
 
 constexpr int64_t kExpMaxD = 64;
 constexpr int kExpMaxBlock = 256;
-constexpr std::size_t kExpMaxSmem = 48 * 1024;
 
 // A, H and the next H, each D x (D + 1) (padded rows).
 template <typename T>
@@ -17,7 +16,7 @@ std::size_t exponentialSmem(int64_t D) {
 template <typename T>
 bool exponentialFusedFits(int64_t m, int64_t n) {
   const int64_t D = std::max(m, n);
-  return D <= kExpMaxD && exponentialSmem<T>(D) <= kExpMaxSmem;
+  return D <= kExpMaxD && exponentialSmem<T>(D) <= kMaxDefaultSmem;
 }
 
 template <typename T>

@@ -87,7 +87,6 @@ static __global__ void power_iteration_fused_kernel(int64_t batch, Mat<const T> 
 // double; only u = X v sums a row in order instead of by a lane tree.
 constexpr int64_t kPiWarpMaxDim = 32;
 constexpr int kPiWarpMaxWarps = 8;
-constexpr std::size_t kPiWarpMaxSmem = 48 * 1024;
 
 // x / (||x|| + 1e-8) over the warp's lanes (each holds one entry; unused lanes 0).
 template <typename T>
@@ -147,11 +146,9 @@ void launchPowerIterationFused(int64_t batch, Mat<const T> X, T* u, T* v, int ni
   const int64_t m = X.rows, n = X.cols;
   if (m <= kPiWarpMaxDim && n <= kPiWarpMaxDim) {
     const std::size_t perWarp = static_cast<std::size_t>(m * (n + 1)) * sizeof(T);
-    const int warps = static_cast<int>(std::max<int64_t>(
-        1, std::min<int64_t>({kPiWarpMaxWarps, int64_t(kPiWarpMaxSmem / perWarp), batch})));
-    const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((batch + warps - 1) / warps, kMaxBlocks));
-    power_iteration_warp_kernel<T><<<blocks, 32 * warps, perWarp * warps, stream>>>(batch, X, u, v, niter, eps,
-                                                                                     coef, Y);
+    const WarpGrid g = warpPerMatrixGrid(batch, kPiWarpMaxWarps, perWarp);
+    power_iteration_warp_kernel<T><<<g.blocks, 32 * g.warps, perWarp * g.warps, stream>>>(batch, X, u, v, niter, eps,
+                                                                                           coef, Y);
     ORTHO_CUDA_CHECK_LAUNCH("power_iteration_warp_kernel");
     return;
   }

@@ -281,9 +281,8 @@ void CudaPrimitives<T>::qrLooped(int64_t batch, Mat<T> Q, Mat<T> R, T* F, T* tau
   constexpr cudaDataType type = Lib<T>::dataType;
   const cudalib::Api& api = *ctx_.api;
   std::size_t geqrfDevice = 0, geqrfHost = 0;
-  checkSolver(api.cusolverDnXgeqrf_bufferSize(ctx_.solver, ctx_.solverParams, m, n, type, F, m, type, tau, type,
-                                              &geqrfDevice, &geqrfHost),
-              "cusolverDnXgeqrf_bufferSize(...)", __FILE__, __LINE__);
+  ORTHO_CUSOLVER_CHECK(api.cusolverDnXgeqrf_bufferSize(ctx_.solver, ctx_.solverParams, m, n, type, F, m, type, tau,
+                                                       type, &geqrfDevice, &geqrfHost));
   int lorgqr = 0;
   ORTHO_SOLVER(orgqrBufferSize, ctx_.solver, m, n, n, F, m, tau, &lorgqr);
   const std::size_t workBytes = std::max({geqrfDevice, static_cast<std::size_t>(lorgqr) * sizeof(T), sizeof(T)});
@@ -296,9 +295,9 @@ void CudaPrimitives<T>::qrLooped(int64_t batch, Mat<T> Q, Mat<T> R, T* F, T* tau
   {
     PrimTimer timer(ctx_, "geqrf");
     for (int64_t b = 0; b < batch; ++b)
-      checkSolver(api.cusolverDnXgeqrf(ctx_.solver, ctx_.solverParams, m, n, type, F + b * mn, m, type, tau + b * n,
-                                       type, work.as<void>(), workBytes, hostWork.data(), geqrfHost, dinfo.as<int>()),
-                  "cusolverDnXgeqrf(...)", __FILE__, __LINE__);
+      ORTHO_CUSOLVER_CHECK(api.cusolverDnXgeqrf(ctx_.solver, ctx_.solverParams, m, n, type, F + b * mn, m, type,
+                                                tau + b * n, type, work.as<void>(), workBytes, hostWork.data(),
+                                                geqrfHost, dinfo.as<int>()));
   }
   Mat<T> Fm = Mat<T>::dense(F, n, m);
   launchTransposeUpper<T>(batch, Mat<const T>(Fm.block(n, n)), R, ctx_.stream);  // R = triu(F[:, :n]^T)
