@@ -1,5 +1,5 @@
 // Per-size free lists of cached memory blocks: the bookkeeping shared by the
-// CPU backend's block cache (cpu_backend.cpp) and the CUDA caching allocator
+// CPU backend's block cache (cpu/allocator.cpp) and the CUDA caching allocator
 // (cuda/allocator.cpp). Not thread-safe: each owner holds its own mutex, and
 // decides itself which sizes to cache and how blocks are obtained and freed.
 #pragma once

@@ -19,7 +19,7 @@
 #include <Eigen/QR>
 #include <Eigen/SVD>
 
-#include "../core/free_lists.h"
+#include "allocator.h"
 #include "../core/parallel.h"
 #include "small_kernels.h"
 
@@ -815,80 +815,6 @@ class CpuPrimitives final : public Primitives<T> {
       }
     }
   }
-};
-
-// A caching allocator for large blocks. Why: glibc serves multi-MB requests
-// with mmap and returns them with munmap, so every op call paid for fresh
-// pages (a page fault per 4 KiB touched) on each of its temporaries; ops
-// allocate the same sizes call after call, so freed large blocks are kept in
-// per-size free lists and handed out again. Small blocks go to malloc, which
-// already recycles them.
-class BlockCache {
- public:
-  void* allocate(std::size_t bytes) {
-    const std::size_t cls = sizeClass(bytes);
-    if (cls >= kMinCached) {
-      std::lock_guard<std::mutex> g(m_);
-      if (void* p = free_.take(cls)) return p;
-    }
-    // 64-byte alignment keeps Eigen's vector loads aligned for every row of
-    // a dense matrix whose row length is a multiple of 16 floats.
-    void* p = std::aligned_alloc(64, cls);
-    if (!p) {
-      trim();  // give the cache back and try once more
-      p = std::aligned_alloc(64, cls);
-    }
-    if (!p) fail(code::kOutOfMemory, ErrorKind::Error, "out of host memory allocating ", bytes, " bytes");
-    return p;
-  }
-
-  void deallocate(void* p, std::size_t bytes) noexcept {
-    const std::size_t cls = sizeClass(bytes);
-    if (cls >= kMinCached && cls <= kMaxBlock) {
-      std::lock_guard<std::mutex> g(m_);
-      if (free_.bytes() + cls <= maxCached_) {
-        try {
-          free_.put(p, cls);
-          return;
-        } catch (...) {  // bookkeeping allocation failed: just free
-        }
-      }
-    }
-    std::free(p);
-  }
-
-  /// Frees every cached block.
-  void trim() noexcept {
-    std::lock_guard<std::mutex> g(m_);
-    free_.releaseAll([](void* p) { std::free(p); });
-  }
-
- private:
-  // Blocks from 64 KiB to 32 MiB are cached, at most ORTHO_CPU_CACHE_MB
-  // (default 256 MiB) in all. Larger blocks, and blocks beyond the cap, go
-  // back to the system at once: dispose() of a big tensor must return its
-  // memory now, and an idle process must not sit on a large cache.
-  static constexpr std::size_t kMinCached = std::size_t(64) << 10;
-  static constexpr std::size_t kMaxBlock = std::size_t(32) << 20;
-  static std::size_t readMaxCached() {
-    if (const char* env = std::getenv("ORTHO_CPU_CACHE_MB")) {
-      char* end = nullptr;
-      unsigned long long mb = std::strtoull(env, &end, 10);
-      if (end != env && *end == '\0' && mb <= (1ull << 20)) return static_cast<std::size_t>(mb) << 20;
-    }
-    return std::size_t(256) << 20;
-  }
-  const std::size_t maxCached_ = readMaxCached();
-
-  // 64-byte multiples below kMinCached; above, eighths of a power of two
-  // (at most 12.5% slack), so that nearby sizes share a list.
-  static std::size_t sizeClass(std::size_t bytes) {
-    if (bytes < kMinCached) return bytes == 0 ? 64 : (bytes + 63) & ~std::size_t(63);
-    return eighthSizeClass(bytes, kMinCached);
-  }
-
-  std::mutex m_;
-  FreeLists free_;
 };
 
 class CpuBackend final : public Backend {
