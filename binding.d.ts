@@ -68,6 +68,10 @@ export interface NativeBackendInfo {
   deviceCount?: number;
   devices?: string[];
   detail?: string;
+  level?: string;
+  levels?: string[];
+  cpuLevel?: string;
+  features?: string[];
 }
 
 export interface Binding {

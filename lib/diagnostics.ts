@@ -47,6 +47,18 @@ export interface BackendInfo {
   devices?: string[];
   /** Library versions and build details. */
   detail?: string;
+  /**
+   * CPU: the kernels in use, by x86-64 level (`'baseline'`, `'v2'`, `'v3'`
+   * AVX2 + FMA, `'v4'` AVX-512), or the architecture's name elsewhere
+   * (`'arm64'`). Absent when the CPU backend is unavailable.
+   */
+  level?: string;
+  /** CPU: the kernel levels this build holds, lowest first. */
+  levels?: string[];
+  /** CPU (x86-64): the highest level this CPU and its OS run, from CPUID and XGETBV. */
+  cpuLevel?: string;
+  /** CPU (x86-64): the level features CPUID reports (`'avx2'`, `'avx512f'`, `'os:zmm-state'`, …). */
+  features?: string[];
 }
 
 /** What is available, e.g. `[{ name: 'cpu', available: true, threads: 2 }, { name: 'cuda', available: false, reason: '…' }]`. */

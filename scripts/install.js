@@ -1,27 +1,28 @@
 #!/usr/bin/env node
 // npm's install hook. Uses a prebuilt binary from prebuilds/ when one loads
-// on this machine; otherwise compiles the addon with cmake-js. Then compiles
-// the TypeScript (lib/ -> dist/) when this is a source checkout.
+// on this machine and its CPU backend works; otherwise compiles the addon
+// with cmake-js. Then compiles the TypeScript (lib/ -> dist/) when this is a
+// source checkout.
 //   --force   always recompile both (npm run compile); so does any of the
 //             ORTHO_* build settings below being set
-// Environment: ORTHO_CUDA=AUTO|ON|OFF is passed to CMake (default AUTO).
-// ORTHO_CUDA_HEADER_CHECK=AUTO|ON|OFF too (see CMakeLists.txt), and
-// ORTHO_CPU_ARCH (the -march of the CPU code; empty: the compiler's
-// default). Without it, a CPU that lacks the prebuilt level (AVX2 + FMA)
-// gets the compiler's default instead of a binary it cannot run.
+// Build settings (environment, passed to CMake; see CMakeLists.txt):
+// ORTHO_CUDA=AUTO|ON|OFF (default AUTO), ORTHO_CUDA_HEADER_CHECK,
+// ORTHO_CPU_DISPATCH=ON|OFF and ORTHO_CPU_LEVELS (e.g. "baseline;v3;v4").
+// A setting reconfigures an existing build/ (CMake keeps the earlier
+// settings that are not given again).
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const cpuFit = require('./cpu-fit');
 
 const root = path.join(__dirname, '..');
 const force = process.argv.includes('--force');
+const SETTINGS = ['ORTHO_CUDA', 'ORTHO_CUDA_HEADER_CHECK', 'ORTHO_CPU_DISPATCH', 'ORTHO_CPU_LEVELS'];
 
 function run(cmd, args) {
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
   if (r.status !== 0) {
-    console.error(`orthogonium-node: \`${cmd} ${args.join(' ')}\` failed (exit ${r.status ?? r.signal}).`);
+    console.error(`orthogonium-node: \`${path.basename(cmd)} ${args.join(' ')}\` failed (exit ${r.status ?? r.signal}).`);
     process.exit(r.status || 1);
   }
 }
@@ -31,43 +32,60 @@ function bin(name) {
   return fs.existsSync(local) ? local : null;
 }
 
-// A binary that needs instructions this CPU lacks is not tried: loading it
-// would kill this process (SIGILL) instead of throwing.
+// cmake-js's command line, wherever npm put the package (in an installed
+// package it is hoisted next to this one).
+function cmakeJs() {
+  try {
+    return require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
+  } catch {
+    return null;
+  }
+}
+
+// The binary node-gyp-build would load, loaded, with a CPU backend that
+// works (its kernel libraries beside it, one of them fit for this CPU).
 function loadsNow() {
   try {
-    const file = require('node-gyp-build').resolve(root);
-    if (cpuFit.whyNotFit(file)) return false;
-    require(file);
-    return true;
+    const binding = require('node-gyp-build')(root);
+    return binding.backends().some((b) => b.name === 'cpu' && b.available);
   } catch {
     return false;
   }
 }
 
-// A build setting in the environment asks for a build: a binary that loads
-// (a prebuild, an earlier build) may have been made with other settings.
-const buildAsked = ['ORTHO_CUDA', 'ORTHO_CUDA_HEADER_CHECK', 'ORTHO_CPU_ARCH'].some((k) => process.env[k] !== undefined);
+// What a source build needs from the system, missing here.
+function missingTools() {
+  const has = (cmd, args) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+  const missing = [];
+  if (!has('cmake', ['--version'])) missing.push('cmake');
+  if (!has(process.env.CXX || 'c++', ['--version'])) missing.push('a C++17 compiler (g++ or clang++)');
+  return missing;
+}
+
+const buildAsked = SETTINGS.some((k) => process.env[k] !== undefined);
 if (force || buildAsked || !loadsNow()) {
-  const cmakeJs = bin('cmake-js');
-  if (cmakeJs) {
-    const args = ['compile'];
-    if (process.env.ORTHO_CUDA) args.push(`--CDORTHO_CUDA=${process.env.ORTHO_CUDA}`);
-    if (process.env.ORTHO_CUDA_HEADER_CHECK) args.push(`--CDORTHO_CUDA_HEADER_CHECK=${process.env.ORTHO_CUDA_HEADER_CHECK}`);
-    const arch = cpuFit.buildArch();
-    if (arch !== undefined) args.push(`--CDORTHO_CPU_ARCH=${arch}`);
-    run(cmakeJs, args);
+  const cli = cmakeJs();
+  const missing = missingTools();
+  if (cli && missing.length === 0) {
+    const settings = SETTINGS.filter((k) => process.env[k] !== undefined).map((k) => `--CD${k}=${process.env[k]}`);
+    const configured = fs.existsSync(path.join(root, 'build', 'CMakeCache.txt'));
+    // `compile` configures only a build/ that has none; settings must reach
+    // an existing one too.
+    if (configured && settings.length) run(process.execPath, [cli, 'configure', ...settings]);
+    run(process.execPath, [cli, 'compile', ...settings]);
   } else if (!force && loadsNow()) {
-    // An ORTHO_* setting, but no build tools (an install from the registry,
-    // where cmake-js is a devDependency): keep the binary that loads.
+    // An ORTHO_* setting, but no build tools: keep the binary that loads.
     console.warn(
-      'orthogonium-node: ORTHO_* build settings are set but cmake-js is not installed; keeping the binary that loads\n' +
-        '(to build: install cmake-js and the prerequisites in README.md, then run npm rebuild orthogonium-node).',
+      `orthogonium-node: ORTHO_* build settings are set but ${cli ? missing.join(' and ') : 'cmake-js'} is missing; keeping the binary that loads\n` +
+        '(to build: install the prerequisites in README.md, then run npm rebuild orthogonium-node).',
     );
   } else {
     console.error(
-      'orthogonium-node: no prebuilt binary fits this platform and cmake-js is not installed.\n' +
-        'Install the build prerequisites (a C++17 compiler, CMake >= 3.18, Eigen 3.4: apt-get install -y libeigen3-dev)\n' +
-        'and cmake-js (npm install cmake-js), then run: npm rebuild orthogonium-node',
+      `orthogonium-node: no prebuilt binary works on this platform (${process.platform}-${process.arch}), and a source build needs ` +
+        `${cli ? missing.join(' and ') : 'cmake-js (npm install cmake-js)'}.\n` +
+        'Install the build prerequisites (a C++17 compiler, CMake >= 3.18, Eigen 3.4; on Debian or Ubuntu:\n' +
+        '  apt-get install -y g++ cmake libeigen3-dev)\n' +
+        'then run: npm rebuild orthogonium-node',
     );
     process.exit(1);
   }

@@ -25,7 +25,7 @@ const copy = (rel) => fs.cpSync(path.join(root, rel), path.join(tmp, rel), { rec
 // script test/45 unpacks NVIDIA's libraries with (so that the loader of the
 // prebuilt binary meets the real cuBLAS and cuSOLVER too) and the PyTorch
 // reference test/46 compares every preset with.
-for (const rel of ['package.json', 'index.mjs', 'binding.d.ts', 'bin', 'dist', 'prebuilds', '.mocharc.json', 'test', 'examples', 'tools/cuda-libs', 'bench/gpu/torch_ref.py', 'scripts/install.js', 'scripts/cpu-fit.js']) {
+for (const rel of ['package.json', 'index.mjs', 'binding.d.ts', 'bin', 'dist', 'prebuilds', '.mocharc.json', 'test', 'examples', 'tools/cuda-libs', 'bench/gpu/torch_ref.py', 'scripts/install.js']) {
   if (fs.existsSync(path.join(root, rel))) copy(rel);
 }
 fs.symlinkSync(path.join(root, 'node_modules'), path.join(tmp, 'node_modules'), 'dir');

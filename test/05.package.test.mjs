@@ -27,82 +27,210 @@ describe('package entry points', function () {
   });
 });
 
-// scripts/cpu-fit.js: a binary compiled for instructions this CPU lacks is
-// refused before it is loaded (loaded, it would die of SIGILL).
-describe('CPU fit of the native binary', function () {
+// CPU dispatch (native/cpu/kernels.h): the addon, compiled for baseline
+// x86-64, loads on any CPU and runs the kernel library of the best level
+// this CPU runs, decided from CPUID and XGETBV; ORTHO_CPU_LEVEL picks another.
+describe('CPU dispatch', function () {
   const path = require('node:path');
   const fs = require('node:fs');
   const os = require('node:os');
-  const fit = require('../scripts/cpu-fit.js');
-  // /proc/cpuinfo flag lines of a Haswell (x86-64-v3) and of a Westmere / Goldmont-class CPU (v2, no AVX)
-  const HASWELL = 'processor\t: 0\nflags\t\t: fpu sse sse2 pni ssse3 cx16 sse4_1 sse4_2 popcnt lahf_lm movbe xsave avx f16c fma abm bmi1 avx2 bmi2\n';
-  const WESTMERE = 'processor\t: 0\nflags\t\t: fpu sse sse2 pni ssse3 cx16 sse4_1 sse4_2 popcnt lahf_lm\n';
-  const prebuilt = path.join(fit.ROOT, 'prebuilds', 'linux-x64', 'orthogonium-node.napi.node');
-
-  it('reads the flags and names the features a level needs that a CPU lacks', function () {
-    expect(fit.missingFor('x86-64-v3', fit.parseFlags(HASWELL))).to.deep.equal([]);
-    expect(fit.missingFor('x86-64-v3', fit.parseFlags(WESTMERE))).to.deep.equal(['avx', 'avx2', 'bmi1', 'bmi2', 'f16c', 'fma', 'abm', 'movbe', 'xsave']);
-    expect(fit.missingFor('x86-64-v2', fit.parseFlags(WESTMERE))).to.deep.equal([]);
-    expect(fit.missingFor('x86-64-v4', fit.parseFlags(HASWELL))).to.include('avx512f');
-    expect(fit.missingFor('native', fit.parseFlags(WESTMERE))).to.deep.equal([]); // built on the machine itself
-    expect(fit.missingFor('x86-64-v3', null)).to.deep.equal([]); // flags unknown (not Linux x64): no verdict
-    expect(fit.parseFlags('no flags here')).to.equal(null);
-  });
-
-  it('a prebuilt binary (x86-64-v3) does not fit a CPU without AVX2; the message says what to do', function () {
-    if (process.arch !== 'x64') this.skip();
-    expect(fit.whyNotFit(prebuilt, fit.parseFlags(HASWELL))).to.equal(null);
-    const why = fit.whyNotFit(prebuilt, fit.parseFlags(WESTMERE));
-    expect(why).to.contain('avx2').and.contain('fma').and.contain('the prebuilt binary').and.contain('npm rebuild orthogonium-node');
-  });
-
-  it("a local build is judged by the level CMake recorded beside it (wherever the package lies)", function () {
-    // a folder named prebuilds above the package does not make a build prebuilt
-    const top = fs.mkdtempSync(path.join(os.tmpdir(), 'ortho-fit-'));
-    const dir = path.join(top, 'prebuilds', 'app', 'build', 'Release');
-    fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, 'orthogonium.node');
-    const westmere = fit.parseFlags(WESTMERE);
+  const { spawnSync } = require('node:child_process');
+  const root = path.dirname(require.resolve('../package.json'));
+  const LEVELS = ['baseline', 'v2', 'v3', 'v4'];
+  const cpu = ortho.backends().find((b) => b.name === 'cpu');
+  const dispatch = process.platform === 'linux' && process.arch === 'x64' && cpu.levels.length > 1;
+  // The features each level adds (the x86-64 psABI), as /proc/cpuinfo names them.
+  const NEEDS = {
+    v2: ['cx16', 'lahf_lm', 'popcnt', 'pni', 'ssse3', 'sse4_1', 'sse4_2'],
+    v3: ['avx', 'avx2', 'bmi1', 'bmi2', 'f16c', 'fma', 'abm', 'movbe', 'xsave'],
+    v4: ['avx512f', 'avx512bw', 'avx512cd', 'avx512dq', 'avx512vl'],
+  };
+  const cpuinfoFlags = () => {
     try {
-      expect(fit.whyNotFit(file, westmere), 'no record: CMake default').to.contain('x86-64-v3');
-      fs.writeFileSync(path.join(dir, fit.ARCH_FILE), '\n'); // the compiler's default
-      expect(fit.whyNotFit(file, westmere)).to.equal(null);
-      fs.writeFileSync(path.join(dir, fit.ARCH_FILE), 'x86-64-v2\n');
-      expect(fit.whyNotFit(file, westmere)).to.equal(null);
-      fs.writeFileSync(path.join(dir, fit.ARCH_FILE), 'x86-64-v3\n');
-      expect(fit.whyNotFit(file, westmere)).to.contain(`the build in ${dir}`);
-    } finally {
-      fs.rmSync(top, { recursive: true, force: true });
+      const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+      return line ? new Set(line.split(':')[1].trim().split(/\s+/)) : null;
+    } catch {
+      return null;
+    }
+  };
+  // Runs `script` in a child Node with the package at `dir` and `env` added.
+  const child = (dir, script, env = {}) => {
+    const r = spawnSync(process.execPath, ['-e', script], {
+      cwd: dir, encoding: 'utf8', env: { ...process.env, ...env },
+    });
+    return r;
+  };
+  // What a child prints about the CPU backend and one Björck forward
+  // checked against the identity QᵀQ = I (float64, an independent check).
+  const PROBE = `
+    const o = require('./');
+    const cpu = o.backends().find((b) => b.name === 'cpu');
+    const out = { available: cpu.available, level: cpu.level, reason: cpu.reason };
+    try {
+      const w = o.Tensor.randn([8, 48, 32], { seed: 3, dtype: 'float64' });
+      const q = o.DEFAULT_TEST_ORTHO_PARAMS.build([8, 48, 32]).forwardSync(w).toTypedArray();
+      let worst = 0;
+      for (let b = 0; b < 8; ++b) for (let i = 0; i < 32; ++i) for (let j = 0; j < 32; ++j) {
+        let s = 0;
+        for (let r = 0; r < 48; ++r) s += q[b * 1536 + r * 32 + i] * q[b * 1536 + r * 32 + j];
+        worst = Math.max(worst, Math.abs(s - (i === j ? 1 : 0)));
+      }
+      out.worst = worst;
+      out.q = Array.from(q.slice(0, 64));
+    } catch (e) { out.code = e.code; out.message = e.message; }
+    console.log(JSON.stringify(out));`;
+  const probe = (dir, env) => {
+    const r = child(dir, PROBE, env);
+    expect(r.status, r.stderr).to.equal(0);
+    return JSON.parse(r.stdout.trim().split('\n').pop());
+  };
+
+  it('backends() names the kernels in use, the levels built and the CPU level', function () {
+    expect(cpu.available).to.equal(true);
+    expect(cpu.levels).to.include(cpu.level);
+    if (process.arch !== 'x64') return;
+    expect(LEVELS).to.include(cpu.cpuLevel);
+    // the default is the best level built that this CPU runs
+    const runnable = cpu.levels.filter((l) => LEVELS.indexOf(l) <= LEVELS.indexOf(cpu.cpuLevel));
+    expect(cpu.level).to.equal(runnable[runnable.length - 1]);
+  });
+
+  it('CPUID reports at least the level features /proc/cpuinfo shows (which may hide some)', function () {
+    const flags = cpuinfoFlags();
+    if (process.arch !== 'x64' || !flags) this.skip();
+    const name = { pni: 'sse3', abm: 'lzcnt', xsave: 'osxsave' };
+    for (const [level, needs] of Object.entries(NEEDS)) {
+      const shown = needs.filter((f) => flags.has(f));
+      for (const f of shown) expect(cpu.features, `${f} (${level})`).to.include(name[f] ?? f);
+      if (shown.length === needs.length) expect(LEVELS.indexOf(cpu.cpuLevel), level).to.be.at.least(LEVELS.indexOf(level));
     }
   });
 
-  it('the install hook compiles for the compiler default on such a CPU, unless ORTHO_CPU_ARCH says otherwise', function () {
-    expect(fit.buildArch({}, fit.parseFlags(WESTMERE))).to.equal('');
-    expect(fit.buildArch({}, fit.parseFlags(HASWELL))).to.equal(undefined); // CMake's default
-    expect(fit.buildArch({ ORTHO_CPU_ARCH: 'native' }, fit.parseFlags(WESTMERE))).to.equal('native');
-    expect(fit.buildArch({ ORTHO_CPU_ARCH: '' }, fit.parseFlags(HASWELL))).to.equal('');
+  it('every level this CPU runs gives orthogonal results, and the levels agree', function () {
+    if (!dispatch) this.skip();
+    const runnable = cpu.levels.filter((l) => LEVELS.indexOf(l) <= LEVELS.indexOf(cpu.cpuLevel));
+    const results = runnable.map((level) => ({ asked: level, ...probe(root, { ORTHO_CPU_LEVEL: level }) }));
+    for (const r of results) {
+      expect(r.level, r.reason).to.equal(r.asked);
+      expect(r.available, r.reason).to.equal(true);
+      expect(r.worst, r.level).to.be.below(1e-10);
+    }
+    // the same float64 algorithm: equal to rounding differences (FMA, vector widths)
+    for (const r of results.slice(1))
+      for (let i = 0; i < 64; ++i) expect(Math.abs(r.q[i] - results[0].q[i]), `${r.level} vs ${results[0].level}`).to.be.below(1e-12);
   });
 
-  it('this build records its level, and that level fits this machine', function () {
-    const file = require('node-gyp-build').resolve(path.join(path.dirname(require.resolve('../package.json'))));
-    if (!fit.isPrebuilt(file))
-      expect(fs.readFileSync(path.join(path.dirname(file), fit.ARCH_FILE), 'utf8').trim()).to.equal(fit.binaryArch(file));
-    expect(fit.whyNotFit(file)).to.equal(null);
+  it('ORTHO_CPU_LEVEL: a level the CPU lacks, an unknown name or a level not built is a clear error, not a crash', function () {
+    if (!dispatch) this.skip();
+    const above = LEVELS[LEVELS.indexOf(cpu.cpuLevel) + 1];
+    if (above) {
+      const r = probe(root, { ORTHO_CPU_LEVEL: above });
+      expect(r.available).to.equal(false);
+      expect(r.code).to.equal('ERR_ORTHO_DEVICE');
+      expect(r.message).to.contain('this CPU or its OS lacks').and.contain(above === 'v4' ? 'avx512f' : 'avx');
+    }
+    const bogus = probe(root, { ORTHO_CPU_LEVEL: 'avx9' });
+    expect(bogus.code).to.equal('ERR_ORTHO_INVALID_ARG');
+    expect(bogus.message).to.contain('ORTHO_CPU_LEVEL=avx9 is not a level');
+    const notBuilt = LEVELS.find((l) => !cpu.levels.includes(l) && LEVELS.indexOf(l) <= LEVELS.indexOf(cpu.cpuLevel));
+    if (notBuilt) {
+      const r = probe(root, { ORTHO_CPU_LEVEL: notBuilt });
+      expect(r.code).to.equal('ERR_ORTHO_DEVICE');
+      expect(r.message).to.contain('was not built');
+    }
   });
 
-  it('the install hook keeps a binary that loads when ORTHO_* is set but cmake-js is absent (a registry install)', function () {
-    const root = path.dirname(require.resolve('../package.json'));
+  // A copy of the package with some kernel libraries removed.
+  const withLibraries = (keep, fn) => {
+    const real = require('node-gyp-build').resolve(root);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ortho-dispatch-'));
+    try {
+      for (const rel of ['package.json', 'dist', 'bin', 'index.mjs']) fs.cpSync(path.join(root, rel), path.join(dir, rel), { recursive: true });
+      fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+      const rel = path.join(dir, 'build', 'Release');
+      fs.mkdirSync(rel, { recursive: true });
+      fs.copyFileSync(real, path.join(rel, 'orthogonium.node'));
+      for (const level of keep) fs.copyFileSync(path.join(path.dirname(real), `orthogonium-cpu-${level}.so`), path.join(rel, `orthogonium-cpu-${level}.so`));
+      fn(dir);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('a missing kernel library falls back to the next level; none at all is ERR_ORTHO_DEVICE', function () {
+    if (!dispatch || !cpu.levels.includes('baseline')) this.skip();
+    withLibraries(['baseline'], (dir) => {
+      const r = probe(dir, { PREBUILDS_ONLY: '' });
+      expect(r.available, r.reason).to.equal(true);
+      expect(r.level).to.equal('baseline');
+      expect(r.worst).to.be.below(1e-10);
+    });
+    withLibraries([], (dir) => {
+      const r = probe(dir, { PREBUILDS_ONLY: '' });
+      expect(r.available).to.equal(false);
+      expect(r.code).to.equal('ERR_ORTHO_DEVICE');
+      expect(r.message).to.contain('the CPU kernels could not be loaded').and.contain('orthogonium-cpu-');
+      // the command line says so in its error format, exit 1, no stack trace
+      const cli = spawnSync(process.execPath, [path.join(dir, 'bin', 'orthogonium.js'), 'demo'], {
+        encoding: 'utf8', env: { ...process.env, PREBUILDS_ONLY: '' },
+      });
+      expect(cli.status).to.equal(1);
+      expect(cli.stderr).to.match(/^error \[ERR_ORTHO_DEVICE\]: orthogonium-node cannot use the cpu: the CPU kernels could not be loaded/);
+      expect(cli.stderr).to.not.contain('    at ');
+    });
+  });
+
+  it('the addon itself holds no instruction above baseline x86-64 (no AVX, no AVX-512 registers)', function () {
+    if (!dispatch) this.skip();
+    const objdump = spawnSync('objdump', ['--version']);
+    if (objdump.status !== 0) this.skip();
+    const real = require('node-gyp-build').resolve(root);
+    const count = (file, re) => {
+      const r = spawnSync('objdump', ['-d', '--no-show-raw-insn', file], { encoding: 'utf8', maxBuffer: 1 << 30 });
+      return (r.stdout.match(re) || []).length;
+    };
+    // ymm/zmm registers or VEX/EVEX-only mnemonics in the addon: none.
+    expect(count(real, /%[yz]mm\d+|\bv(fmadd|broadcast|perm|pbroadcast)\w*/g)).to.equal(0);
+    // and the v4 library does use AVX-512 (zmm) registers, the v3 one ymm
+    const lib = (level) => path.join(path.dirname(real), `orthogonium-cpu-${level}.so`);
+    if (cpu.levels.includes('v4')) expect(count(lib('v4'), /%zmm\d+/g)).to.be.above(1000);
+    if (cpu.levels.includes('v3')) expect(count(lib('v3'), /%ymm\d+/g)).to.be.above(1000);
+    if (cpu.levels.includes('baseline')) expect(count(lib('baseline'), /%[yz]mm\d+/g)).to.equal(0);
+  });
+
+  // Other CPUs, emulated: qemu-x86_64 (Debian's qemu-user) runs this Node and
+  // the addon as a CPU model without AVX (qemu64: SSE2 and SSE3 only;
+  // Nehalem: x86-64-v2) or with AVX2 + FMA (Haswell). CPUID answers for the
+  // model, and an instruction the model lacks would kill the process.
+  for (const [model, expected] of [['qemu64', 'baseline'], ['Nehalem', 'v2'], ['Haswell', 'v3']]) {
+    it(`under qemu-x86_64 -cpu ${model}: CPU level ${expected}, no SIGILL, orthogonal results`, function () {
+      if (!dispatch || spawnSync('qemu-x86_64', ['--version']).status !== 0) this.skip();
+      this.timeout(300000);
+      const r = spawnSync('qemu-x86_64', ['-cpu', model, process.execPath, '-e', PROBE.replace("cpu.level,", "cpu.level, cpuLevel: cpu.cpuLevel,")], {
+        cwd: root, encoding: 'utf8', env: process.env,
+      });
+      expect(r.signal, r.stderr).to.equal(null);
+      expect(r.status, r.stderr).to.equal(0);
+      const out = JSON.parse(r.stdout.trim().split('\n').pop());
+      expect(out.cpuLevel).to.equal(expected);
+      const runnable = cpu.levels.filter((l) => LEVELS.indexOf(l) <= LEVELS.indexOf(expected));
+      expect(out.level).to.equal(runnable[runnable.length - 1]);
+      expect(out.worst).to.be.below(1e-10);
+    });
+  }
+
+  it('the install hook keeps a binary that loads when ORTHO_* is set but the build tools are absent', function () {
     const real = require('node-gyp-build').resolve(root);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ortho-install-'));
     try {
       // the installed package: no lib/ (nothing to compile with tsc), node-gyp-build only, no cmake-js
-      for (const rel of ['package.json', 'scripts/install.js', 'scripts/cpu-fit.js']) fs.cpSync(path.join(root, rel), path.join(dir, rel));
+      for (const rel of ['package.json', 'scripts/install.js']) fs.cpSync(path.join(root, rel), path.join(dir, rel));
       fs.mkdirSync(path.join(dir, 'node_modules'));
       fs.symlinkSync(path.join(root, 'node_modules', 'node-gyp-build'), path.join(dir, 'node_modules', 'node-gyp-build'), 'dir');
       fs.mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
-      fs.copyFileSync(real, path.join(dir, 'build', 'Release', 'orthogonium.node'));
-      fs.writeFileSync(path.join(dir, 'build', 'Release', fit.ARCH_FILE), `${fit.binaryArch(real)}\n`);
-      const install = (env) => require('node:child_process').spawnSync(process.execPath, ['scripts/install.js'], {
+      for (const f of fs.readdirSync(path.dirname(real)).filter((f) => f.endsWith('.node') || f.endsWith('.so')))
+        fs.copyFileSync(path.join(path.dirname(real), f), path.join(dir, 'build', 'Release', f));
+      const install = (env) => spawnSync(process.execPath, ['scripts/install.js'], {
         cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: os.tmpdir(), ...env },
       });
       const kept = install({ ORTHO_CUDA: 'OFF' });
@@ -112,40 +240,7 @@ describe('CPU fit of the native binary', function () {
       fs.rmSync(path.join(dir, 'build'), { recursive: true });
       const none = install({ ORTHO_CUDA: 'OFF' });
       expect(none.status).to.equal(1);
-      expect(none.stderr).to.contain('no prebuilt binary fits this platform and cmake-js is not installed');
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('the package refuses a binary this CPU cannot run with ERR_ORTHO_DEVICE, without loading it', function () {
-    // A copy of the package whose build says x86-64-v4 (AVX-512); only on a host without AVX-512.
-    const flags = fit.hostFlags();
-    if (!flags || flags.has('avx512f')) this.skip();
-    const root = path.dirname(require.resolve('../package.json'));
-    const real = require('node-gyp-build').resolve(root);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ortho-fit-pkg-'));
-    try {
-      for (const rel of ['package.json', 'dist', 'bin', 'scripts/cpu-fit.js']) fs.cpSync(path.join(root, rel), path.join(dir, rel), { recursive: true });
-      fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-      fs.mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
-      fs.copyFileSync(real, path.join(dir, 'build', 'Release', 'orthogonium.node'));
-      fs.writeFileSync(path.join(dir, 'build', 'Release', fit.ARCH_FILE), 'x86-64-v4\n');
-      const script = `try { require(${JSON.stringify(dir)}); console.log('loaded'); } catch (e) {
-        const loaded = Object.keys(require.cache).some((k) => k.endsWith('.node'));
-        console.log(JSON.stringify({ code: e.code, message: e.message, loaded })); }`;
-      const r = require('node:child_process').spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, PREBUILDS_ONLY: '' } });
-      const out = JSON.parse(r.stdout.trim());
-      expect(out.code).to.equal('ERR_ORTHO_DEVICE');
-      expect(out.message).to.contain('avx512f').and.contain('x86-64-v4');
-      expect(out.loaded).to.equal(false);
-      // the command line says so in its error format, exit 1, no stack trace
-      const cli = require('node:child_process').spawnSync(process.execPath, [path.join(dir, 'bin', 'orthogonium.js'), 'info'], {
-        encoding: 'utf8', env: { ...process.env, PREBUILDS_ONLY: '' },
-      });
-      expect(cli.status).to.equal(1);
-      expect(cli.stderr).to.match(/^error \[ERR_ORTHO_DEVICE\]: orthogonium-node cannot use the cpu: this CPU lacks avx512f/);
-      expect(cli.stderr).to.not.contain('    at ');
+      expect(none.stderr).to.contain('no prebuilt binary works on this platform').and.contain('apt-get install -y g++ cmake libeigen3-dev');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -128,7 +128,8 @@ Examples:
   info: `Usage: orthogonium info [--json]
 
 Prints the version, Node.js and N-API versions, the platform, the backends
-(CPU threads; CUDA devices, or why CUDA is off), whether cuBLAS/cuSOLVER
+(CPU threads, the CPU kernels' level and the CPU's features; CUDA devices,
+or why CUDA is off), whether cuBLAS/cuSOLVER
 load (versions and folder, or why not; no GPU needed) and the preset names.
 
 Examples:

@@ -20,6 +20,10 @@ function describeBackend(b: BackendInfo): string {
   if (!b.available) return `${b.name}: unavailable: ${b.reason ?? 'no reason given'}`;
   const parts = [`${b.name}: available`];
   if (b.threads !== undefined) parts.push(`${b.threads} thread${b.threads === 1 ? '' : 's'}`);
+  if (b.level) {
+    const others = (b.levels ?? []).filter((l) => l !== b.level);
+    parts.push(`kernels ${b.level}${b.cpuLevel ? ` (CPU runs ${b.cpuLevel})` : ''}${others.length ? `, also built: ${others.join(' ')}` : ''}`);
+  }
   if (b.devices?.length) parts.push(b.devices.map((d, i) => `cuda:${i} ${d}`).join(', '));
   else if (b.deviceCount !== undefined) parts.push(`${b.deviceCount} device${b.deviceCount === 1 ? '' : 's'}`);
   if (b.detail) parts.push(b.detail);
@@ -60,6 +64,7 @@ export function infoCommand(argv: readonly string[], io: Io): number {
       `node ${info.node} (N-API ${info.napi}) on ${info.platform}`,
       'backends:',
       ...info.backends.map((b) => `  ${describeBackend(b)}`),
+      ...info.backends.filter((b) => b.features).map((b) => `  ${b.name} features (CPUID): ${b.features!.join(' ') || 'none above x86-64'}`),
       ...(info.cudaLibraries.built ? [`  ${describeLibraries(info.cudaLibraries)}`] : []),
       `presets (--params): ${info.presets.join(', ')}`,
       '',

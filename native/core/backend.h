@@ -257,6 +257,10 @@ struct BackendInfo {
   int deviceCount = 0;  ///< GPUs (cuda only)
   std::vector<std::string> devices;  ///< device names (cuda only)
   std::string detail;   ///< library versions and the like
+  std::string level;    ///< CPU kernels in use: "baseline", "v2", "v3", "v4" (x86-64), else the architecture
+  std::vector<std::string> levels;    ///< CPU kernel levels this build holds
+  std::string cpuLevel;  ///< the highest x86-64 level the CPU and OS support (x86-64 only)
+  std::vector<std::string> features;  ///< the CPU's x86-64 level features, from CPUID (x86-64 only)
 };
 
 /// The backend for a device. CPU always exists; a CUDA device throws

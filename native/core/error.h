@@ -50,12 +50,17 @@ void appendAll(std::ostringstream& os, const A& a, const Rest&... rest) {
 }
 }  // namespace detail
 
+/// Throws an OrthoError. One definition per shared object: core/error.cpp
+/// in the addon; a CPU kernel library forwards it to the addon's (the
+/// exception is then thrown, typed and caught all in one binary).
+[[noreturn]] void throwError(const char* code, ErrorKind kind, const std::string& message);
+
 /// Builds a message from pieces and throws an OrthoError.
 template <typename... Parts>
 [[noreturn]] void fail(const char* code, ErrorKind kind, const Parts&... parts) {
   std::ostringstream os;
   detail::appendAll(os, parts...);
-  throw OrthoError(code, kind, os.str());
+  throwError(code, kind, os.str());
 }
 
 }  // namespace ortho

@@ -127,7 +127,20 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
       o.Set("name", b.name);
       o.Set("available", b.available);
       if (!b.available) o.Set("reason", b.reason);
-      if (b.name == "cpu") o.Set("threads", b.threads);
+      if (b.name == "cpu") {
+        o.Set("threads", b.threads);
+        auto strings = [&](const std::vector<std::string>& v) {
+          Napi::Array a = Napi::Array::New(env, v.size());
+          for (std::size_t k = 0; k < v.size(); ++k) a.Set(static_cast<uint32_t>(k), v[k]);
+          return a;
+        };
+        if (!b.level.empty()) o.Set("level", b.level);
+        o.Set("levels", strings(b.levels));
+        if (!b.cpuLevel.empty()) {
+          o.Set("cpuLevel", b.cpuLevel);
+          o.Set("features", strings(b.features));
+        }
+      }
       if (b.name == "cuda" && b.available) {
         o.Set("deviceCount", b.deviceCount);
         Napi::Array names = Napi::Array::New(env, b.devices.size());
