@@ -55,6 +55,7 @@ export function orthogonalityErrorSync<D extends DType>(w: Tensor<D>): Tensor<D>
 export interface BackendInfo {
   /** `'cpu'` or `'cuda'`. */
   name: string;
+  /** Whether tensors can be put on this backend (`device: 'cpu'` / `'cuda:N'`). */
   available: boolean;
   /** Why the backend is unavailable. */
   reason?: string;

@@ -31,9 +31,6 @@ export interface ModuleFactory<M extends ReparamModule = ReparamModule> {
  */
 export type ModuleSpec<M extends ReparamModule = ReparamModule> = ModuleFactory<M> | ModuleClass<any, M>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-type OptionsOf<C> = C extends new (ws: WeightShape, options?: infer O) => ReparamModule ? O : never;
-type InstanceOf<C> = C extends new (...args: any[]) => infer M ? M : never; // eslint-disable-line @typescript-eslint/no-explicit-any
-
 /**
  * orthogonium's `ClassParam`: a factory that builds `ModuleClass` with
  * `defaults`, overridden by the options given at build time. The factory's
@@ -48,17 +45,17 @@ type InstanceOf<C> = C extends new (...args: any[]) => infer M ? M : never; // e
  */
 export function classParam<C extends ModuleClass<any, any>>( // eslint-disable-line @typescript-eslint/no-explicit-any
   ModuleClass: C,
-  defaults: OptionsOf<C> = {} as OptionsOf<C>,
-): ModuleFactory<InstanceOf<C>> {
+  defaults: NonNullable<ConstructorParameters<C>[1]> = {} as NonNullable<ConstructorParameters<C>[1]>,
+): ModuleFactory<InstanceType<C>> {
   if (!isModuleClass(ModuleClass))
     throw makeError(TypeError, ErrorCodes.INVALID_ARG, `classParam needs a module class, got ${describe(ModuleClass)}`);
   const frozen = Object.freeze({ ...(checkKeys(defaults, Object.keys(defaults ?? {}), 'defaults') as object) });
   const factory = (weightShape: WeightShape, overrides?: ModuleOptions & Record<string, unknown>) =>
-    new ModuleClass(weightShape, { ...frozen, ...(overrides ?? {}) }) as InstanceOf<C>;
+    new ModuleClass(weightShape, { ...frozen, ...(overrides ?? {}) }) as InstanceType<C>;
   Object.defineProperty(factory, 'moduleClass', { value: ModuleClass, enumerable: true });
   Object.defineProperty(factory, 'defaults', { value: frozen, enumerable: true });
   Object.defineProperty(factory, 'name', { value: `classParam(${ModuleClass.name})` });
-  return factory as unknown as ModuleFactory<InstanceOf<C>>;
+  return factory as unknown as ModuleFactory<InstanceType<C>>;
 }
 
 function isModuleClass(f: unknown): f is ModuleClass {

@@ -17,7 +17,9 @@ export type DType = 'float32' | 'float64';
  * returns `TypedArrayOf[D]`.
  */
 export interface TypedArrayOf {
+  /** float32 values. */
   float32: Float32Array;
+  /** float64 values. */
   float64: Float64Array;
 }
 

@@ -228,5 +228,6 @@ export function checkWeightShape(weightShape: unknown): number[] {
  */
 export interface ModuleClass<O extends ModuleOptions = ModuleOptions, M extends ReparamModule = ReparamModule> {
   new (weightShape: WeightShape, options?: O): M;
+  /** The prototype of the modules it builds. */
   readonly prototype: M;
 }
