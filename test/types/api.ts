@@ -113,6 +113,13 @@ const custom = new OrthoParams({
 const built = custom.build([8, 8]);
 const beta: number = built.orthogonalizer.beta;
 const v: Tensor = built.spectralNormalizer.v;
+// README's example: a bare class is a spec too.
+const readme = new OrthoParams({
+  spectralNormalizer: classParam(BatchedPowerIteration, { powerItNiter: 3, eps: 1e-3 }),
+  orthogonalizer: BatchedQROrthogonalization,
+}).build([16, 128, 128], { requiresGrad: true, seed: 1 });
+const readmeU: Tensor = readme.spectralNormalizer.u;
+assertType<Equal<typeof readme.orthogonalizer, BatchedQROrthogonalization>>(true);
 // @ts-expect-error classParam's defaults are the class's options
 classParam(BatchedQROrthogonalization, { niters: 3 });
 const general: OrthoParams = QR_ORTHO_PARAMS;
@@ -140,4 +147,4 @@ m.native;
 // @ts-expect-error internal members are not in the declarations
 m.checkIdle('x');
 
-export const used = [a32, a64, wrong64, wrong32, anyDtype, out64, grad64, out32as64, u, niters, beta, v, preset, composed, level, levels, cpuLevel, features, e, s];
+export const used = [readmeU, a32, a64, wrong64, wrong32, anyDtype, out64, grad64, out32as64, u, niters, beta, v, preset, composed, level, levels, cpuLevel, features, e, s];
