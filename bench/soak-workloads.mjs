@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads';
 /** The workloads, with what one call does. */
 export const WORKLOADS = {
   mix: 'a server-like mix: every preset, shapes from 3x17x9 to 200x100, float32 and float64, sync and async, forward and backward, modules built and disposed or dropped, tensors disposed or dropped',
+  small: 'the mix on its small shapes only (3x17x9 to 64x48): more calls per second, the workload of the soak test in the suite',
   clone: 'clone() of a [4, 32, 32] float32 tensor, disposed',
   randn: 'Tensor.randn([4, 32, 32]), disposed',
   forward: 'DEFAULT_ORTHO_PARAMS forwardSync on [4, 32, 32] float32, the output disposed every other call and left to the GC otherwise',
@@ -67,7 +68,9 @@ export async function makeWorkload(ortho, name, { root } = {}) {
       };
     }
     case 'mix':
-      return mixWorkload(ortho);
+      return mixWorkload(ortho, MIX_SHAPES);
+    case 'small':
+      return mixWorkload(ortho, MIX_SHAPES.slice(0, 5));
     case 'modules': {
       const presets = Object.values(ortho.PRESETS);
       return (i) => {
@@ -91,7 +94,7 @@ export async function makeWorkload(ortho, name, { root } = {}) {
   }
 }
 
-function mixWorkload(ortho) {
+function mixWorkload(ortho, shapes) {
   const { Tensor } = ortho;
   const next = rng(7);
   const pick = (a) => a[Math.floor(next() * a.length)];
@@ -103,7 +106,7 @@ function mixWorkload(ortho) {
     if (!slots[k] || next() < 0.05) {
       const old = slots[k];
       if (old && next() < 0.5) old.module.dispose();  // otherwise dropped: the GC frees it
-      const shape = pick(MIX_SHAPES);
+      const shape = pick(shapes);
       const requiresGrad = next() < 0.4;
       slots[k] = { shape, requiresGrad, module: pick(presets).build(shape, { requiresGrad, seed: i }) };
     }

@@ -9,6 +9,9 @@
 //                       [--svg FILE] [--json FILE] [--label TEXT]
 //   node bench/soak.mjs --plot FILE.svg A.json [B.json ...]   (several runs in one plot)
 //
+// --leak BYTES keeps BYTES of zero-filled memory per call on purpose: the
+// leak the soak must detect (test/75.soak.test.mjs checks that it does).
+//
 // Workloads: see WORKLOADS in bench/soak-workloads.mjs (mix, clone, randn,
 // forward, modules, workers, cli). The first quarter of the calls is the
 // warm-up (caches filling); a leak shows as growth after it, a plateau as
@@ -41,10 +44,11 @@ const { values: opt, positionals } = parseArgs({
     label: { type: 'string' },
     plot: { type: 'string' },
     quiet: { type: 'boolean', default: false },
+    leak: { type: 'string', default: '0' },
   },
 });
 
-const DEFAULT_CALLS = { mix: 40000, clone: 40000, randn: 40000, forward: 40000, modules: 10000, workers: 400, cli: 2000 };
+const DEFAULT_CALLS = { mix: 40000, small: 40000, clone: 40000, randn: 40000, forward: 40000, modules: 10000, workers: 400, cli: 2000 };
 
 /** Least-squares slope of y against x. */
 function slope(xs, ys) {
@@ -150,26 +154,31 @@ if (!opt.quiet) {
   console.log('| calls | RSS (MiB) | heapUsed (MiB) | external (MiB) | seconds |');
   console.log('|---:|---:|---:|---:|---:|');
 }
+const leakBytes = Number(opt.leak);
+const leaked = [];
 const samples = [];
 const t0 = performance.now();
-const sample = (done) => {
+// Node-API finalizers run from the event loop after the GC that found their
+// objects dead: collect, let them run, collect what they released, measure.
+const settle = () => new Promise((r) => setImmediate(r));
+const sample = async (done) => {
+  globalThis.gc();
+  await settle();
   globalThis.gc();
   const m = process.memoryUsage();
-  samples.push({ calls: done, rss: m.rss, heapUsed: m.heapUsed, external: m.external, seconds: (performance.now() - t0) / 1000 });
+  samples.push({ calls: done, rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, seconds: (performance.now() - t0) / 1000 });
   if (!opt.quiet) console.log(`| ${done} | ${mib(m.rss)} | ${mib(m.heapUsed)} | ${mib(m.external)} | ${((performance.now() - t0) / 1000).toFixed(1)} |`);
 };
-// Let pending finalizers and async completions settle before sampling.
-const settle = () => new Promise((r) => setImmediate(r));
-sample(0);
+await sample(0);
 let done = 0;
 for (let k = 1; k <= nSamples; k++) {
   const until = Math.round((calls * k) / nSamples);
   for (; done < until; done++) {
     const r = step(done);
     if (r && typeof r.then === 'function') await r;
+    if (leakBytes > 0) leaked.push(Buffer.alloc(leakBytes));
   }
-  await settle();
-  sample(done);
+  await sample(done);
 }
 const s = summarize(samples);
 const result = { workload: opt.workload, label, machine, calls, cacheMb: process.env.ORTHO_CPU_CACHE_MB ?? null, summary: s, samples };
