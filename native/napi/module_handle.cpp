@@ -112,7 +112,7 @@ ModuleHandle::ModuleHandle(const Napi::CallbackInfo& info)
     }
     return info.Env().Undefined();
   });
-  reg_->live[this] = [this] { module_.reset(); };
+  reg_->add(this, static_cast<const Napi::Reference<Napi::Object>&>(*this), [this] { module_.reset(); });
 }
 
 ModuleHandle::~ModuleHandle() { reg_->live.erase(this); }

@@ -58,7 +58,7 @@ TensorHandle::TensorHandle(const Napi::CallbackInfo& info)
   reg_->pendingTensor = nullptr;
   reported_ = static_cast<int64_t>(tensor_->bytes());
   Napi::MemoryManagement::AdjustExternalMemory(env_, reported_);
-  reg_->live[this] = [this] { release(); };
+  reg_->add(this, static_cast<const Napi::Reference<Napi::Object>&>(*this), [this] { release(); });
 }
 
 TensorHandle::~TensorHandle() {
