@@ -77,7 +77,12 @@ export async function makeWorkload(ortho, name, { root } = {}) {
         const shape = MIX_SHAPES[i % MIX_SHAPES.length];
         const m = presets[i % presets.length].build(shape, { seed: i });
         const x = Tensor.randn(shape, { seed: i, dtype: i % 3 ? 'float32' : 'float64' });
-        m.forwardSync(x);  // dropped: the GC frees it
+        try {
+          m.forwardSync(x);  // dropped: the GC frees it
+        } catch (e) {
+          // Cholesky refuses some float32 [200, 100] draws (ERR_ORTHO_NOT_POSITIVE_DEFINITE).
+          if (!e.code?.startsWith('ERR_ORTHO_')) throw e;
+        }
         for (const s of [[2], [5, 7], [64, 64], [3, 256, 256]]) Tensor.zeros(s);
         if (i % 2) {
           m.dispose();
@@ -108,13 +113,16 @@ function mixWorkload(ortho, shapes) {
       if (old && next() < 0.5) old.module.dispose();  // otherwise dropped: the GC frees it
       const shape = pick(shapes);
       const requiresGrad = next() < 0.4;
-      slots[k] = { shape, requiresGrad, module: pick(presets).build(shape, { requiresGrad, seed: i }) };
+      // A module's state takes its dtype from its first input: one dtype per module.
+      const dtype = next() < 0.7 ? 'float32' : 'float64';
+      slots[k] = { shape, requiresGrad, dtype, module: pick(presets).build(shape, { requiresGrad, seed: i }) };
     }
     return slots[k];
   };
   return async (i) => {
-    const { shape, requiresGrad, module } = slot(i);
-    const dtype = next() < 0.7 ? 'float32' : 'float64';
+    const { shape, requiresGrad, module, dtype: own } = slot(i);
+    // Now and then the other dtype: refused with ERR_ORTHO_DTYPE (the error path).
+    const dtype = next() < 0.02 ? (own === 'float32' ? 'float64' : 'float32') : own;
     const x = Tensor.randn(shape, { dtype, seed: i });
     const sync = next() < 0.5;
     let y;
@@ -127,8 +135,8 @@ function mixWorkload(ortho, shapes) {
         g.dispose();
       }
     } catch (e) {
-      // A float64 input to a float32 module's saved context and the like are
-      // the caller's errors; the soak is about memory, not about them.
+      // The other dtype's ERR_ORTHO_DTYPE (and any caller's error the mix
+      // makes): the soak is about memory, not about them.
       if (!e.code?.startsWith('ERR_ORTHO_')) throw e;
     }
     if (y && next() < 0.5) y.dispose();

@@ -25,7 +25,7 @@ std::shared_ptr<Registry> Registry::of(Napi::Env env) {
 
 void Registry::add(const void* key, napi_ref ref, std::function<void()> release) {
   if (unswept.size() - keptBySweep >= std::max<std::size_t>(1024, keptBySweep)) sweep();
-  live[key] = LiveHandle{ref, std::move(release)};
+  live[key] = LiveHandle{ref, std::move(release), true};
   unswept.push_back(key);
 }
 
@@ -33,7 +33,8 @@ void Registry::sweep() {
   std::vector<const void*> kept;
   for (const void* key : unswept) {
     auto it = live.find(key);
-    if (it == live.end() || !it->second.release) continue;  // destroyed or released
+    if (it == live.end() || !it->second.release || !it->second.queued) continue;  // destroyed, released or seen
+    it->second.queued = false;
     napi_value v = nullptr;
     if (it->second.ref && napi_get_reference_value(env, it->second.ref, &v) == napi_ok && v == nullptr) {
       auto release = std::move(it->second.release);
@@ -43,6 +44,7 @@ void Registry::sweep() {
       kept.push_back(key);
     }
   }
+  for (const void* key : kept) live[key].queued = true;
   unswept.swap(kept);
   keptBySweep = unswept.size();
 }

@@ -27,6 +27,7 @@ struct Registry {
   struct LiveHandle {
     napi_ref ref;
     std::function<void()> release;
+    bool queued = true;  ///< its key is in `unswept` (a key can be there twice: a handle at a reused address)
   };
   /// The live handles, keyed by handle address.
   std::unordered_map<const void*, LiveHandle> live;
