@@ -1,7 +1,7 @@
 // Memory soak (about a minute): the server-like mix of bench/soak.mjs on
-// small shapes, 24,000 calls in a child process, RSS sampled after a full GC
+// small shapes, 60,000 calls in a child process, RSS sampled after a full GC
 // and the finalizers it schedules. After the warm-up the process must sit on
-// a plateau: over the second half (12,000 calls) it may not grow by what a
+// a plateau: over the second half (30,000 calls) it may not grow by what a
 // leak of half a KiB per call would add, nor trend upward by that much
 // (least-squares slope). A second run leaks 1 KiB per call on purpose and
 // must fail the same bound, so that the bound is known to catch one.
@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { expect } from './00.setup.mjs';
 
 const soak = fileURLToPath(new URL('../bench/soak.mjs', import.meta.url));
-const CALLS = 24000;
+const CALLS = 60000;
 // Half a KiB per call over the second half, in bytes: a 1 KiB/call leak adds twice that.
 const SECOND_HALF_BOUND = (CALLS / 2) * 512;
 const SLOPE_BOUND = 512;  // bytes per call
