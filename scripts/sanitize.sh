@@ -37,9 +37,10 @@ fi
 [ -f dist/index.js ] || node_modules/.bin/tsc -p tsconfig.json
 echo "sanitize: building the ASan + UBSan addon and kernel level $level into $out/cmake"
 start=$SECONDS
+mkdir -p "$out"
 CC=gcc CXX=g++ node_modules/.bin/cmake-js compile -O "$out/cmake" \
-  --CDORTHO_CUDA=OFF --CDORTHO_CPU_LEVELS="$level" --CDORTHO_SANITIZE=ON >"$out.log" 2>&1 \
-  || { tail -50 "$out.log" >&2; echo "sanitize: build failed (full log: $out.log)" >&2; exit 1; }
+  --CDORTHO_CUDA=OFF --CDORTHO_CPU_LEVELS="$level" --CDORTHO_SANITIZE=ON >"$out/build.log" 2>&1 \
+  || { tail -50 "$out/build.log" >&2; echo "sanitize: build failed (full log: $out/build.log)" >&2; exit 1; }
 echo "sanitize: built in $((SECONDS - start)) s"
 
 pkg=$out/pkg
