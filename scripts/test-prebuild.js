@@ -23,9 +23,9 @@ const copy = (rel) => fs.cpSync(path.join(root, rel), path.join(tmp, rel), { rec
 // What the published package holds (package.json "files") except the native
 // sources and CMakeLists.txt, plus the tests, the compiled examples, the
 // script test/45 unpacks NVIDIA's libraries with (so that the loader of the
-// prebuilt binary meets the real cuBLAS and cuSOLVER too) and the PyTorch
-// reference test/46 compares every preset with.
-for (const rel of ['package.json', 'index.mjs', 'binding.d.ts', 'bin', 'dist', 'prebuilds', '.mocharc.json', 'test', 'examples', 'tools/cuda-libs', 'bench/gpu/torch_ref.py', 'scripts/install.js']) {
+// prebuilt binary meets the real cuBLAS and cuSOLVER too), the PyTorch
+// reference test/46 compares every preset with, and the soak test/75 runs.
+for (const rel of ['package.json', 'index.mjs', 'binding.d.ts', 'bin', 'dist', 'prebuilds', '.mocharc.json', 'test', 'examples', 'tools/cuda-libs', 'bench/gpu/torch_ref.py', 'bench/soak.mjs', 'bench/soak-workloads.mjs', 'scripts/install.js']) {
   if (fs.existsSync(path.join(root, rel))) copy(rel);
 }
 fs.symlinkSync(path.join(root, 'node_modules'), path.join(tmp, 'node_modules'), 'dir');

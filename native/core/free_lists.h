@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <map>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -47,11 +48,17 @@ class FreeLists {
     std::swap(all.bytes_, bytes_);
     return all;
   }
-  /// Calls release(p) for every cached block and empties the cache.
+  /// Calls release(p), or release(p, cls) where it takes the class too, for
+  /// every cached block and empties the cache.
   template <typename Release>
   void releaseAll(Release&& release) {
     for (auto& [cls, list] : lists_)
-      for (void* p : list) release(p);
+      for (void* p : list) {
+        if constexpr (std::is_invocable_v<Release&, void*, std::size_t>)
+          release(p, cls);
+        else
+          release(p);
+      }
     lists_.clear();
     bytes_ = 0;
   }

@@ -1,23 +1,73 @@
 #include "allocator.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
 #include <cstdlib>
 
 #include "../core/error.h"
 
 namespace ortho {
 
+namespace {
+
+constexpr std::size_t kAlign = 64;
+
+// Small blocks: malloc'ed with kAlign bytes to spare, aligned by hand, the
+// pointer malloc gave stored in the 8 bytes before the block. Why not
+// std::aligned_alloc: glibc before 2.38 serves it with _int_memalign, which
+// splits a larger chunk and seldom reuses freed aligned chunks for the next
+// aligned request (glibc bug 14581), so a loop that allocates and frees the
+// same small tensor grows the heap call after call; plain malloc reuses the
+// chunk at once.
+void* smallAllocate(std::size_t bytes) noexcept {
+  void* raw = std::malloc(bytes + kAlign);
+  if (!raw) return nullptr;
+  auto addr = (reinterpret_cast<std::uintptr_t>(raw) + kAlign) & ~std::uintptr_t(kAlign - 1);
+  reinterpret_cast<void**>(addr)[-1] = raw;
+  return reinterpret_cast<void*>(addr);
+}
+
+void smallFree(void* p) noexcept { std::free(static_cast<void**>(p)[-1]); }
+
+std::size_t pageRound(std::size_t bytes) {
+  static const std::size_t page = [] {
+    long s = sysconf(_SC_PAGESIZE);
+    return s > 0 ? static_cast<std::size_t>(s) : std::size_t(4096);
+  }();
+  return (bytes + page - 1) / page * page;
+}
+
+// Large blocks: their own pages from mmap, returned with munmap. Why not
+// malloc: glibc raises its mmap threshold (up to 32 MiB) each time it frees
+// an mmap'ed chunk, after which blocks of that size come from the heap of
+// the calling thread's arena, where freed ones stay resident and fragment
+// it; every async call runs on one of libuv's threads, each with its own
+// arena. Pages of our own go back to the system the moment they are freed,
+// and the cache above keeps the reuse that saves the page faults.
+void* largeAllocate(std::size_t bytes) noexcept {
+  void* p = mmap(nullptr, pageRound(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+void largeFree(void* p, std::size_t bytes) noexcept { munmap(p, pageRound(bytes)); }
+
+}  // namespace
+
 void* BlockCache::allocate(std::size_t bytes) {
   const std::size_t cls = sizeClass(bytes);
-  if (cls >= kMinCached) {
+  const bool large = cls >= kMinCached;
+  if (large) {
     std::lock_guard<std::mutex> g(m_);
     if (void* p = free_.take(cls)) return p;
   }
   // 64-byte alignment keeps Eigen's vector loads aligned for every row of
   // a dense matrix whose row length is a multiple of 16 floats.
-  void* p = std::aligned_alloc(64, cls);
+  void* p = large ? largeAllocate(cls) : smallAllocate(cls);
   if (!p) {
     trim();  // give the cache back and try once more
-    p = std::aligned_alloc(64, cls);
+    p = large ? largeAllocate(cls) : smallAllocate(cls);
   }
   if (!p) fail(code::kOutOfMemory, ErrorKind::Error, "out of host memory allocating ", bytes, " bytes");
   return p;
@@ -25,7 +75,11 @@ void* BlockCache::allocate(std::size_t bytes) {
 
 void BlockCache::deallocate(void* p, std::size_t bytes) noexcept {
   const std::size_t cls = sizeClass(bytes);
-  if (cls >= kMinCached && cls <= kMaxBlock) {
+  if (cls < kMinCached) {
+    smallFree(p);
+    return;
+  }
+  if (cls <= kMaxBlock) {
     std::lock_guard<std::mutex> g(m_);
     if (free_.bytes() + cls <= maxCached_) {
       try {
@@ -35,12 +89,18 @@ void BlockCache::deallocate(void* p, std::size_t bytes) noexcept {
       }
     }
   }
-  std::free(p);
+  largeFree(p, cls);
 }
 
 void BlockCache::trim() noexcept {
-  std::lock_guard<std::mutex> g(m_);
-  free_.releaseAll([](void* p) { std::free(p); });
+  FreeLists all;
+  {
+    std::lock_guard<std::mutex> g(m_);
+    all = free_.takeAll();
+  }
+  // Every cached block is of a class of kMinCached or more: pages of ours.
+  // The lists are walked outside the lock, so munmap does not hold it up.
+  all.releaseAll([](void* p, std::size_t cls) { largeFree(p, cls); });
 }
 
 std::size_t BlockCache::readMaxCached() {

@@ -2,6 +2,7 @@
 // binding.d.ts for the types).
 #include <napi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -20,6 +21,32 @@ namespace ortho::napi {
 std::shared_ptr<Registry> Registry::of(Napi::Env env) {
   auto* holder = env.GetInstanceData<std::shared_ptr<Registry>>();
   return holder ? *holder : nullptr;
+}
+
+void Registry::add(const void* key, napi_ref ref, std::function<void()> release) {
+  if (unswept.size() - keptBySweep >= std::max<std::size_t>(1024, keptBySweep)) sweep();
+  live[key] = LiveHandle{ref, std::move(release), true};
+  unswept.push_back(key);
+}
+
+void Registry::sweep() {
+  std::vector<const void*> kept;
+  for (const void* key : unswept) {
+    auto it = live.find(key);
+    if (it == live.end() || !it->second.release || !it->second.queued) continue;  // destroyed, released or seen
+    it->second.queued = false;
+    napi_value v = nullptr;
+    if (it->second.ref && napi_get_reference_value(env, it->second.ref, &v) == napi_ok && v == nullptr) {
+      auto release = std::move(it->second.release);
+      it->second.release = nullptr;
+      release();
+    } else {
+      kept.push_back(key);
+    }
+  }
+  for (const void* key : kept) live[key].queued = true;
+  unswept.swap(kept);
+  keptBySweep = unswept.size();
 }
 
 namespace {
@@ -181,7 +208,8 @@ void Cleanup(void* arg) {
   Registry& reg = **holder;
   reg.closed = true;
   auto live = reg.live;  // release callbacks may not erase while we iterate
-  for (auto& [key, release] : live) release();
+  for (auto& [key, h] : live)
+    if (h.release) h.release();
   delete holder;
 }
 
@@ -189,6 +217,7 @@ void Cleanup(void* arg) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* holder = new std::shared_ptr<Registry>(std::make_shared<Registry>());
+  (*holder)->env = env;
   env.SetInstanceData<std::shared_ptr<Registry>>(holder);  // deleted with the env
   // The hook owns its own reference: the instance data may be finalized first.
   napi_add_env_cleanup_hook(env, Cleanup, new std::shared_ptr<Registry>(*holder));

@@ -10,8 +10,6 @@
 namespace ortho::napi {
 namespace {
 
-ops::ModulePtr* pendingModule = nullptr;  // set while CreateChain constructs
-
 int optInt(Napi::Object o, const char* key, int def) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined()) return def;
@@ -103,9 +101,9 @@ Napi::Function ModuleHandle::Define(Napi::Env env) {
 ModuleHandle::ModuleHandle(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<ModuleHandle>(info), reg_(Registry::of(info.Env())) {
   guard(info.Env(), [&]() -> Napi::Value {
-    if (pendingModule) {
-      module_ = std::move(*pendingModule);
-      pendingModule = nullptr;
+    if (reg_->pendingModule) {
+      module_ = std::move(*reg_->pendingModule);
+      reg_->pendingModule = nullptr;
     } else {
       std::string kind = argString(info, 0, "kind");
       ops::ModuleOptions o = readOptions(arg(info, 2));
@@ -114,7 +112,7 @@ ModuleHandle::ModuleHandle(const Napi::CallbackInfo& info)
     }
     return info.Env().Undefined();
   });
-  reg_->live[this] = [this] { module_.reset(); };
+  reg_->add(this, static_cast<const Napi::Reference<Napi::Object>&>(*this), [this] { module_.reset(); });
 }
 
 ModuleHandle::~ModuleHandle() { reg_->live.erase(this); }
@@ -129,9 +127,18 @@ Napi::Value ModuleHandle::CreateChain(const Napi::CallbackInfo& info) {
       return Napi::ObjectWrap<ModuleHandle>::Unwrap(v.As<Napi::Object>())->module();
     };
     ops::ModulePtr chain = ops::makeChain(get(0, "first"), get(1, "second"), argBool(info, 2, "requiresGrad"));
-    pendingModule = &chain;
-    Napi::Object obj = Registry::of(info.Env())->moduleCtor.New({});
-    pendingModule = nullptr;
+    // Handed over through this environment's registry (see
+    // Registry::pendingModule), cleared even when the constructor throws.
+    auto reg = Registry::of(info.Env());
+    reg->pendingModule = &chain;
+    Napi::Object obj;
+    try {
+      obj = reg->moduleCtor.New({});
+    } catch (...) {
+      reg->pendingModule = nullptr;
+      throw;
+    }
+    reg->pendingModule = nullptr;
     return obj;
   });
 }

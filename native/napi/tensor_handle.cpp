@@ -23,22 +23,21 @@ Napi::Function TensorHandle::Define(Napi::Env env) {
                      });
 }
 
-namespace {
-// Set while Wrap() constructs a handle, so JS cannot build empty handles.
-TensorPtr* pendingTensor = nullptr;
-}  // namespace
-
 Napi::Object TensorHandle::Wrap(Napi::Env env, TensorPtr t) {
-  TensorPtr* prev = pendingTensor;
-  pendingTensor = &t;
+  // The tensor goes to the constructor through this environment's registry
+  // (see Registry::pendingTensor), so JS cannot build empty handles and
+  // workers constructing at once cannot exchange their tensors.
+  auto reg = Registry::of(env);
+  TensorPtr* prev = reg->pendingTensor;
+  reg->pendingTensor = &t;
   Napi::Object obj;
   try {
-    obj = Registry::of(env)->tensorCtor.New({});
+    obj = reg->tensorCtor.New({});
   } catch (...) {
-    pendingTensor = prev;
+    reg->pendingTensor = prev;
     throw;
   }
-  pendingTensor = prev;
+  reg->pendingTensor = prev;
   return obj;
 }
 
@@ -52,14 +51,14 @@ TensorHandle* TensorHandle::Unwrap(Napi::Value v) {
 
 TensorHandle::TensorHandle(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<TensorHandle>(info), env_(info.Env()), reg_(Registry::of(info.Env())) {
-  if (!pendingTensor)
+  if (!reg_->pendingTensor)
     throw makeError(info.Env(), code::kInvalidArg, ErrorKind::TypeError,
                     "NativeTensor cannot be constructed directly; use the Tensor factories");
-  tensor_ = std::move(*pendingTensor);
-  pendingTensor = nullptr;
+  tensor_ = std::move(*reg_->pendingTensor);
+  reg_->pendingTensor = nullptr;
   reported_ = static_cast<int64_t>(tensor_->bytes());
   Napi::MemoryManagement::AdjustExternalMemory(env_, reported_);
-  reg_->live[this] = [this] { release(); };
+  reg_->add(this, static_cast<const Napi::Reference<Napi::Object>&>(*this), [this] { release(); });
 }
 
 TensorHandle::~TensorHandle() {
