@@ -85,7 +85,7 @@ function checkAgainstSvd(list, batchShape, dtype, opts = {}) {
 }
 
 describe('BatchedPolarOrthogonalization.schedule()', function () {
-  it('composes to within 2e-2 of 1 over [lowerBound, 1], every step staying in (0, 2)', function () {
+  it('composes to within 3e-2 of 1 (1e-2 before the safety factor) over [lowerBound, 1], every step staying in (0, 2)', function () {
     for (const lb of [1e-3, 1e-5, 1e-7]) {
       const s = BatchedPolarOrthogonalization.schedule(lb);
       expect(s.length).to.be.within(4, 20);
@@ -97,7 +97,7 @@ describe('BatchedPolarOrthogonalization.schedule()', function () {
           expect(z, `step maps ${y} to ${z}`).to.be.within(1e-300, 2);
           y = z;
         }
-        expect(Math.abs(y - 1), `φ(${x}) = ${y}`).to.be.at.most(2e-2);
+        expect(Math.abs(y - 1), `φ(${x}) = ${y}`).to.be.at.most(3e-2);
       }
     }
   });
