@@ -3,6 +3,7 @@
 // temporary file that is renamed into place only when complete.
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { ErrorCodes } from '../errors';
 import { encodeFloats } from '../io/dtype';
 import { AtomicOutput, copyRange, sameFile, writeFully } from '../io/files';
 import { encodeNpyHeader } from '../io/npy';
@@ -204,8 +205,10 @@ async function orthogonalizeTensor(
     encodeFloats(result, t.dtype, bytes);
     return bytes;
   } catch (e) {
-    const err = e as Error;
+    const err = e as Error & { code?: string };
     err.message = `${file.path}: tensor ${JSON.stringify(t.name)} (${t.dtype.name} ${showShape(t.shape)} as ${showShape(plan.matrixShape)}): ${err.message}`;
+    if (err.code === ErrorCodes.RANK_DEFICIENT)
+      err.message += ` (from the command line: leave the tensor out with --exclude, loosen --tol, or pick another --params)`;
     throw err;
   }
 }
