@@ -1,5 +1,6 @@
 // Types of the native module (build/Release/orthogonium.node or a prebuild).
 // Internal: the public API is lib/, which wraps every export below.
+import type { BackendInfo } from './lib/diagnostics';
 
 export type NativeDType = 'float32' | 'float64';
 
@@ -77,20 +78,6 @@ export declare class NativeModule {
   dispose(): void;
 }
 
-export interface NativeBackendInfo {
-  name: string;
-  available: boolean;
-  reason?: string;
-  threads?: number;
-  deviceCount?: number;
-  devices?: string[];
-  detail?: string;
-  level?: string;
-  levels?: string[];
-  cpuLevel?: string;
-  features?: string[];
-}
-
 export interface Binding {
   NativeTensor: typeof NativeTensor;
   NativeModule: typeof NativeModule;
@@ -102,7 +89,8 @@ export interface Binding {
   singularValues(t: NativeTensor): Promise<NativeTensor>;
   orthogonalityErrorSync(t: NativeTensor): NativeTensor;
   orthogonalityError(t: NativeTensor): Promise<NativeTensor>;
-  backends(): NativeBackendInfo[];
+  /** The objects `backends()` returns, as they are. */
+  backends(): BackendInfo[];
   /** The polar module's coefficient schedule for a lower bound. */
   polarSchedule(lowerBound: number): number[][];
   /**

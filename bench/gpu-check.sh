@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole GPU check in one command (see ../shared/tools/gpu-check.md):
+# The whole GPU check in one command, on a GPU machine prepared by
+# bench/gpu-prepare.sh:
 #   source .device/setup.sh && bash bench/gpu-check.sh
 # 1. diagnostics: nvidia-smi, the cuBLAS/cuSOLVER files on the machine and
 #    their ldd, what our loader picks (backends());
@@ -13,7 +14,7 @@
 # 6. each module alone, forward and backward, then the primitives and
 #    PyTorch's kernels of the cases nearest their targets (bench/gpu/profile.mjs).
 # Logs and results go to $OUT (at most 8 files); the last lines printed are
-# the summary. On the H100 (fifth session) the whole check took 130 s.
+# the summary. On an H100 the whole check takes about 130 s.
 # ORTHO_CHECK_BUDGET (seconds, default 520) bounds the whole script: each
 # phase gets what is left of it, in the order above, which is the order of
 # what matters most.

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Markdown tables from a results file of bench/run.mjs, for RESULTS.md:
-//   node bench/report.mjs bench/results/<date>.json [--dtype float32]
+//   node bench/report.mjs bench/results/<machine>-<date>.json [--dtype float32]
 import * as fs from 'node:fs';
 
 import { ASYNC_TRIALS, TRIALS, flopsOf } from './trials.mjs';

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // npm run bench [-- options]: runs the trials of bench/trials.mjs, each
 // implementation of each trial in a fresh child process, prints a table
-// (ours beside the anchors) and writes bench/results/<date>.json.
+// (ours beside the anchors) and writes bench/results/<machine>-<date>.json
+// (bench/charts.mjs draws it; commit it with the results page).
 //
 // Options:
 //   --quick              fewer repetitions; ml-matrix only at 64x256x256
@@ -11,7 +12,7 @@
 //   --pass forward       only forward (or backward, or async)
 //   --impl a,b           only these implementations (orthogonium, numpy, ml-matrix)
 //   --list               print the selected trials and exit
-//   --out FILE           where to write the JSON (default bench/results/<date>.json)
+//   --out FILE           where to write the JSON (default bench/results/<machine>-<date>.json)
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -169,6 +170,16 @@ function row(r) {
   return cells.join(' ');
 }
 
+// bench/results/<cpu>-<cores>c-<YYYY-MM-DD>[-N].json: named by machine and date.
+function defaultOut(machine, started) {
+  const cpu = String(machine.cpu ?? os.arch()).toLowerCase().replace(/\((r|tm)\)/g, '').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  const base = path.join(here, 'results', `${cpu}-${machine.cores}c-${started.toISOString().slice(0, 10)}`);
+  for (let n = 1; ; n++) {
+    const f = n === 1 ? `${base}.json` : `${base}-${n}.json`;
+    if (!fs.existsSync(f)) return f;
+  }
+}
+
 // --- targets -----------------------------------------------------------------------------
 function evaluateTargets(records) {
   return TARGETS.map((t) => {
@@ -274,7 +285,7 @@ async function main() {
   machine.loadavg_end = os.loadavg();
   const finished = new Date();
   const report = { started: started.toISOString(), duration_s: (finished - started) / 1000, quick: o.quick, options: o, machine, versions, timing, ceiling, records, targets };
-  const out = o.out ?? path.join(here, 'results', `${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  const out = o.out ?? defaultOut(machine, started);
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(report, null, 1));
   console.log(`\n${records.length} trials in ${report.duration_s.toFixed(0)} s; load ${machine.loadavg_end.map((x) => x.toFixed(2)).join(' ')}; results: ${path.relative(process.cwd(), out)}`);

@@ -51,7 +51,7 @@ function matmul(a: Float64Array, b: Float64Array, n: number, inner: number, m: n
 
 /** A random orthogonal matrix (Gram-Schmidt on a seeded Gaussian matrix). */
 function randomOrthogonal(n: number, seed: number): Float64Array {
-  const g = Tensor.randn([n, n], { seed, dtype: 'float64' }).toTypedArray() as Float64Array;
+  const g = Tensor.randn([n, n], { seed, dtype: 'float64' }).toTypedArray();
   const q = new Float64Array(n * n);
   for (let j = 0; j < n; j++) {
     const v = Float64Array.from({ length: n }, (_, i) => g[i * n + j]);
@@ -98,13 +98,13 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
   const logEvery = options.logEvery ?? 50;
   const log = options.log ?? ((s, l) => console.log(`step ${String(s).padStart(4)}  loss ${l.toExponential(3)}`));
 
-  const V = Tensor.randn([n, n], { seed: seed + 2, dtype: 'float64' }).toTypedArray() as Float64Array;
+  const V = Tensor.randn([n, n], { seed: seed + 2, dtype: 'float64' }).toTypedArray();
   const Q = randomOrthogonal(n, seed);
   // The orthogonalization is continuous, so W keeps the sign of det(V): the
   // hidden Q must lie in the same component of the orthogonal group as the
   // start, else the best reachable W is Q times a reflection.
   if (detSign(Q, n) !== detSign(V, n)) for (let i = 0; i < n; i++) Q[i * n] = -Q[i * n];
-  const A = Tensor.randn([n, k], { seed: seed + 1, dtype: 'float64' }).toTypedArray() as Float64Array;
+  const A = Tensor.randn([n, k], { seed: seed + 1, dtype: 'float64' }).toTypedArray();
   const B = matmul(Q, A, n, n, k);
   const velocity = new Float64Array(n * n);
 
@@ -113,7 +113,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
   let W: Float64Array = new Float64Array(n * n);
   for (let step = 0; step <= steps; step++) {
     const w = await param.forward(Tensor.from(V, [n, n]));
-    W = w.toTypedArray() as Float64Array;
+    W = w.toTypedArray();
     w.dispose();
     // loss = ½‖WA − B‖², dL/dW = (WA − B) Aᵀ, scaled by 1/k
     const R = matmul(W, A, n, n, k);

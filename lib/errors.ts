@@ -1,6 +1,8 @@
 /**
  * Stable error codes. Every error the library throws is an `Error`,
- * `TypeError` or `RangeError` whose `code` property is one of these.
+ * `TypeError` or `RangeError` whose `code` property is one of these (see
+ * `OrthoError`). Messages say what was expected and what was given; match on
+ * the code, not the message.
  */
 export const ErrorCodes = {
   /** A shape is wrong: rank, a non-positive or non-integer entry, or a mismatch with the module's weightShape. */
@@ -31,10 +33,22 @@ export const ErrorCodes = {
   INTERNAL: 'ERR_ORTHO_INTERNAL',
 } as const;
 
+/** One of the `ErrorCodes` values, e.g. `'ERR_ORTHO_SHAPE'`. */
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
-/** An error with a stable `code`. */
+/**
+ * An error with a stable `code`: what the library throws (or rejects with).
+ *
+ * ```ts
+ * try {
+ *   m.forwardSync(Tensor.zeros([3, 3]));
+ * } catch (e) {
+ *   if ((e as OrthoError).code === ErrorCodes.SHAPE) console.error((e as OrthoError).message);
+ * }
+ * ```
+ */
 export interface OrthoError extends Error {
+  /** Which kind of error: one of `ErrorCodes`. */
   code: ErrorCode;
 }
 

@@ -12,7 +12,11 @@ import { BatchedPowerIteration } from './modules/power-iteration';
 import { BatchedQROrthogonalization } from './modules/qr';
 import { checkBool, checkKeys, checkSeed } from './validate';
 
-/** Builds a module for a weight shape: `(weightShape, overrides?) => module`. */
+/**
+ * Builds a module for a weight shape: `(weightShape, overrides?) => module`.
+ * `classParam` makes one from a module class and default options; any
+ * function of this shape that returns an orthogonium module will do.
+ */
 export interface ModuleFactory<M extends ReparamModule = ReparamModule> {
   (weightShape: WeightShape, overrides?: ModuleOptions & Record<string, unknown>): M;
   /** The class this factory builds (when made by classParam). */
@@ -21,29 +25,38 @@ export interface ModuleFactory<M extends ReparamModule = ReparamModule> {
   readonly defaults?: Readonly<Record<string, unknown>>;
 }
 
-/** A factory, or a module class (called with `new Class(weightShape, overrides)`). */
-export type ModuleSpec = ModuleFactory | ModuleClass<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-type OptionsOf<C> = C extends new (ws: WeightShape, options?: infer O) => ReparamModule ? O : never;
-type InstanceOf<C> = C extends new (...args: any[]) => infer M ? M : never; // eslint-disable-line @typescript-eslint/no-explicit-any
+/**
+ * How `OrthoParams` builds one of its halves: a factory, or a module class
+ * (called with `new Class(weightShape, overrides)`). `M` is the module it
+ * builds.
+ */
+export type ModuleSpec<M extends ReparamModule = ReparamModule> = ModuleFactory<M> | ModuleClass<any, M>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /**
  * orthogonium's `ClassParam`: a factory that builds `ModuleClass` with
- * `defaults`, overridden by the options given at build time.
+ * `defaults`, overridden by the options given at build time. The factory's
+ * type keeps the class, so a module built through it has its concrete type.
+ *
+ * ```ts
+ * const params = new OrthoParams({
+ *   orthogonalizer: classParam(BatchedBjorckOrthogonalization, { niters: 20 }),
+ * });
+ * params.build([64, 32]).orthogonalizer.niters; // 20, typed as number
+ * ```
  */
 export function classParam<C extends ModuleClass<any, any>>( // eslint-disable-line @typescript-eslint/no-explicit-any
   ModuleClass: C,
-  defaults: OptionsOf<C> = {} as OptionsOf<C>,
-): ModuleFactory<InstanceOf<C>> {
+  defaults: NonNullable<ConstructorParameters<C>[1]> = {} as NonNullable<ConstructorParameters<C>[1]>,
+): ModuleFactory<InstanceType<C>> {
   if (!isModuleClass(ModuleClass))
     throw makeError(TypeError, ErrorCodes.INVALID_ARG, `classParam needs a module class, got ${describe(ModuleClass)}`);
   const frozen = Object.freeze({ ...(checkKeys(defaults, Object.keys(defaults ?? {}), 'defaults') as object) });
   const factory = (weightShape: WeightShape, overrides?: ModuleOptions & Record<string, unknown>) =>
-    new ModuleClass(weightShape, { ...frozen, ...(overrides ?? {}) }) as InstanceOf<C>;
+    new ModuleClass(weightShape, { ...frozen, ...(overrides ?? {}) }) as InstanceType<C>;
   Object.defineProperty(factory, 'moduleClass', { value: ModuleClass, enumerable: true });
   Object.defineProperty(factory, 'defaults', { value: frozen, enumerable: true });
   Object.defineProperty(factory, 'name', { value: `classParam(${ModuleClass.name})` });
-  return factory as unknown as ModuleFactory<InstanceOf<C>>;
+  return factory as unknown as ModuleFactory<InstanceType<C>>;
 }
 
 function isModuleClass(f: unknown): f is ModuleClass {
@@ -63,13 +76,18 @@ function checkSpec(spec: unknown, what: string): ModuleSpec {
   return spec as ModuleSpec;
 }
 
-export interface OrthoParamsInit {
+/**
+ * The two halves of an `OrthoParams`; a half left out gets orthogonium's
+ * default. `S` and `O` are the module types they build.
+ */
+export interface OrthoParamsInit<S extends ReparamModule = ReparamModule, O extends ReparamModule = ReparamModule> {
   /** Defaults to `classParam(BatchedPowerIteration, { powerItNiter: 3, eps: 1e-6 })`. */
-  spectralNormalizer?: ModuleSpec;
+  spectralNormalizer?: ModuleSpec<S>;
   /** Defaults to `classParam(BatchedBjorckOrthogonalization, { beta: 0.5, niters: 12, passThrough: false })`. */
-  orthogonalizer?: ModuleSpec;
+  orthogonalizer?: ModuleSpec<O>;
 }
 
+/** Options of `OrthoParams#build`, handed to both halves. */
 export interface BuildOptions {
   /** Keep what backward() needs, in both modules. Defaults to `false`. */
   requiresGrad?: boolean;
@@ -77,47 +95,84 @@ export interface BuildOptions {
   seed?: number | bigint;
 }
 
-/** A spectral normalizer and an orthogonalizer, composed by build(). */
-export class OrthoParams {
-  readonly spectralNormalizer: ModuleSpec;
-  readonly orthogonalizer: ModuleSpec;
+/**
+ * orthogonium's `OrthoParams`: a spectral normalizer and an orthogonalizer,
+ * composed by `build()` into one module for a weight shape. The presets
+ * (`DEFAULT_ORTHO_PARAMS`, `CHOLESKY_ORTHO_PARAMS`, …) are instances. `S` and
+ * `O` are the module types of the two halves, inferred from the specs given
+ * (name them, e.g. `new OrthoParams<BatchedPowerIteration, BatchedQROrthogonalization>(…)`,
+ * when a half is left out to get the default), so a built module's halves
+ * have their concrete classes:
+ *
+ * ```ts
+ * const m = DEFAULT_ORTHO_PARAMS.build([256, 128], { requiresGrad: true });
+ * const u = m.spectralNormalizer.u;   // BatchedPowerIteration's state, no cast
+ * const q = await m.forward(w);
+ * ```
+ */
+export class OrthoParams<S extends ReparamModule = ReparamModule, O extends ReparamModule = ReparamModule> {
+  /** Builds the spectral normalizer. */
+  readonly spectralNormalizer: ModuleSpec<S>;
+  /** Builds the orthogonalizer. */
+  readonly orthogonalizer: ModuleSpec<O>;
 
-  constructor(init: OrthoParamsInit = {}) {
+  constructor(init: OrthoParamsInit<S, O> = {}) {
     const o = checkKeys(init, ['spectralNormalizer', 'orthogonalizer'], 'OrthoParams options');
-    this.spectralNormalizer =
+    // The casts: a half left out builds the default class, which the type
+    // parameters only know when the caller names them.
+    this.spectralNormalizer = (
       o.spectralNormalizer === undefined
         ? classParam(BatchedPowerIteration, { powerItNiter: 3, eps: 1e-6 })
-        : checkSpec(o.spectralNormalizer, 'spectralNormalizer');
-    this.orthogonalizer =
+        : checkSpec(o.spectralNormalizer, 'spectralNormalizer')
+    ) as ModuleSpec<S>;
+    this.orthogonalizer = (
       o.orthogonalizer === undefined
         ? classParam(BatchedBjorckOrthogonalization, { beta: 0.5, niters: 12, passThrough: false })
-        : checkSpec(o.orthogonalizer, 'orthogonalizer');
+        : checkSpec(o.orthogonalizer, 'orthogonalizer')
+    ) as ModuleSpec<O>;
     Object.freeze(this);
   }
 
-  /** The composed module for weights of `weightShape`. */
-  build(weightShape: WeightShape, options: BuildOptions = {}): OrthoModule {
+  /**
+   * The composed module for weights of `weightShape`: a new spectral
+   * normalizer and orthogonalizer (fresh state), each given `options`.
+   */
+  build(weightShape: WeightShape, options: BuildOptions = {}): OrthoModule<S, O> {
     const ws = checkWeightShape(weightShape);
     const o = checkKeys(options, ['requiresGrad', 'seed'], 'build options');
     const overrides: ModuleOptions = {};
     if (o.requiresGrad !== undefined) overrides.requiresGrad = checkBool(o.requiresGrad, 'requiresGrad');
     if (o.seed !== undefined) overrides.seed = checkSeed(o.seed);
-    const sn = instantiate(this.spectralNormalizer, ws, overrides, 'spectralNormalizer');
-    const orth = instantiate(this.orthogonalizer, ws, overrides, 'orthogonalizer');
-    return new OrthoModule(sn, orth, ws, overrides.requiresGrad ?? false);
+    const sn = instantiate(this.spectralNormalizer, ws, overrides, 'spectralNormalizer') as S;
+    const orth = instantiate(this.orthogonalizer, ws, overrides, 'orthogonalizer') as O;
+    return composeModule(sn, orth, ws, overrides.requiresGrad ?? false);
   }
 }
 
-/**
- * `forward = orthogonalizer ∘ spectralNormalizer`; backward runs the chain
- * in reverse. Both halves stay usable on their own.
- */
-export class OrthoModule extends ReparamModule {
-  readonly spectralNormalizer: ReparamModule;
-  readonly orthogonalizer: ReparamModule;
+let composeModule: <S extends ReparamModule, O extends ReparamModule>(
+  sn: S,
+  orth: O,
+  weightShape: readonly number[],
+  requiresGrad: boolean,
+) => OrthoModule<S, O>;
 
-  /** @internal Use OrthoParams.build(). */
-  constructor(sn: ReparamModule, orth: ReparamModule, weightShape: readonly number[], requiresGrad: boolean) {
+/**
+ * What `OrthoParams#build` returns: `forward = orthogonalizer ∘
+ * spectralNormalizer`, and backward runs the chain in reverse. Both halves
+ * stay usable on their own, with their concrete types `S` and `O`.
+ */
+export class OrthoModule<S extends ReparamModule = ReparamModule, O extends ReparamModule = ReparamModule> extends ReparamModule {
+  /** The first half (for the default preset, the `BatchedPowerIteration` with `u` and `v`). */
+  readonly spectralNormalizer: S;
+  /** The second half. */
+  readonly orthogonalizer: O;
+
+  static {
+    composeModule = (sn, orth, weightShape, requiresGrad) => new OrthoModule(sn, orth, weightShape, requiresGrad);
+  }
+
+  // Use OrthoParams.build().
+  private constructor(sn: S, orth: O, weightShape: readonly number[], requiresGrad: boolean) {
     for (const [m, what] of [
       [sn, 'spectralNormalizer'],
       [orth, 'orthogonalizer'],
@@ -135,8 +190,16 @@ export class OrthoModule extends ReparamModule {
   }
 }
 
-/** Power iteration + Björck (β 0.5, 12 iterations): orthogonium's default. */
-export const DEFAULT_ORTHO_PARAMS = new OrthoParams();
+/**
+ * Power iteration (3 iterations, eps 1e-6) + Björck (β 0.5, 12 iterations):
+ * orthogonium's default.
+ *
+ * ```ts
+ * const m = DEFAULT_ORTHO_PARAMS.build([256, 128]);
+ * const q = m.forwardSync(Tensor.randn([256, 128]));
+ * ```
+ */
+export const DEFAULT_ORTHO_PARAMS = new OrthoParams<BatchedPowerIteration, BatchedBjorckOrthogonalization>();
 
 /** Power iteration (eps 1e-4) + pass-through Björck: light on memory for training. */
 export const BJORCK_PASS_THROUGH_ORTHO_PARAMS = new OrthoParams({
@@ -180,13 +243,19 @@ export const CHOLESKY_STABLE_ORTHO_PARAMS = new OrthoParams({
  * floor, errors on stalled input). No spectral normalizer: the polar
  * scaling is internal. For one-shot orthogonalization (the command line's
  * default); override with `classParam(BatchedPolarOrthogonalization, {...})`.
+ * Not one of orthogonium's presets.
  */
 export const POLAR_ORTHO_PARAMS = new OrthoParams({
   spectralNormalizer: BatchedIdentity,
   orthogonalizer: classParam(BatchedPolarOrthogonalization),
 });
 
-/** The presets by the names the command line uses. */
+/**
+ * The presets by the names the command line uses (`default`,
+ * `bjorck-pass-through`, `cholesky`, `cholesky-stable`, `test`, `exp`, `qr`,
+ * `polar`). Typed by the generic `OrthoParams`; import a preset by its
+ * constant's name for its concrete module types.
+ */
 export const PRESETS: Readonly<Record<string, OrthoParams>> = Object.freeze({
   default: DEFAULT_ORTHO_PARAMS,
   'bjorck-pass-through': BJORCK_PASS_THROUGH_ORTHO_PARAMS,

@@ -5,24 +5,47 @@ import { ErrorCodes, describe, makeError } from './errors';
 import { binding } from './native';
 import { checkSeed, checkShape, numel, checkKeys } from './validate';
 
-/** Element type of a tensor. */
+/**
+ * Element type of a tensor: 32-bit or 64-bit IEEE floats. Modules keep the
+ * dtype of their input; `Tensor#to(device, dtype)` converts.
+ */
 export type DType = 'float32' | 'float64';
-/** Typed array for each dtype. */
+
+/**
+ * The typed array that holds each dtype's values on the host:
+ * `TypedArrayOf['float64']` is `Float64Array`. `Tensor<D>#toTypedArray()`
+ * returns `TypedArrayOf[D]`.
+ */
 export interface TypedArrayOf {
+  /** float32 values. */
   float32: Float32Array;
+  /** float64 values. */
   float64: Float64Array;
 }
-/** `'cpu'`, `'cuda'` (= `'cuda:0'`) or `'cuda:N'`. */
+
+/**
+ * Where a tensor lives: `'cpu'`, `'cuda'` (the same as `'cuda:0'`) or
+ * `'cuda:N'` for the N-th CUDA device. `backends()` says which are available.
+ */
 export type DeviceName = 'cpu' | 'cuda' | `cuda:${number}`;
 
-export interface TensorOptions {
+/**
+ * Options of the tensor factories (`Tensor.from`, `zeros`, `eye`). The dtype
+ * given here becomes the tensor's type parameter:
+ *
+ * ```ts
+ * const t = Tensor.zeros([3, 3], { dtype: 'float64', device: 'cuda' }); // Tensor<'float64'>
+ * ```
+ */
+export interface TensorOptions<D extends DType = DType> {
   /** Defaults to the typed array's dtype for `Tensor.from`, else `'float32'`. */
-  dtype?: DType;
+  dtype?: D;
   /** Defaults to `'cpu'`. */
   device?: DeviceName | string;
 }
 
-export interface RandnOptions extends TensorOptions {
+/** Options of `Tensor.randn`: those of every factory, plus a seed. */
+export interface RandnOptions<D extends DType = DType> extends TensorOptions<D> {
   /** Seed for reproducible values (same seed: same values on every device). Defaults to a random seed. */
   seed?: number | bigint;
 }
@@ -51,38 +74,68 @@ function readOptions(opts: unknown, extra: readonly string[] = []): { dtype?: DT
   };
 }
 
-// Why a token: the constructor is internal; users build tensors through the
-// static factories, so every Tensor wraps a live native handle.
+// Why a token: the constructor is private to the type system only; a plain
+// JavaScript caller could still reach it, and every Tensor must wrap a live
+// native handle, so it checks a token only this file holds.
 const kToken = Symbol('orthogonium.tensor');
 
 let nativeOf: (t: Tensor) => NativeTensor;
+let construct: (h: NativeTensor) => Tensor;
 
-export class Tensor {
+/**
+ * A dense, contiguous, row-major array of float32 or float64 values on the
+ * CPU or a CUDA device, backed by native memory. `D` is its dtype, so
+ * `toTypedArray()` is typed accordingly. Tensors are immutable: every
+ * operation returns a new one. Build them with the static factories:
+ *
+ * ```ts
+ * const w = Tensor.randn([64, 32], { seed: 1 });             // Tensor<'float32'>
+ * const x = Tensor.from(new Float64Array(6), [2, 3]);        // Tensor<'float64'>
+ * const y = x.to('cuda:0');                                  // a copy on the GPU
+ * const values: Float64Array = y.toTypedArray();             // a host copy
+ * y.dispose();                                               // frees GPU memory now
+ * ```
+ *
+ * Native memory is freed at garbage collection, or at once by `dispose()`
+ * (or a `using` declaration).
+ */
+export class Tensor<D extends DType = DType> {
   readonly #handle: NativeTensor;
   readonly #shape: readonly number[];
-  readonly #dtype: DType;
+  readonly #dtype: D;
   readonly #device: string;
 
-  /** @internal Use the static factories. */
-  constructor(token: symbol, handle: NativeTensor) {
+  // Use the static factories.
+  private constructor(token: symbol, handle: NativeTensor) {
     if (token !== kToken)
       throw makeError(TypeError, ErrorCodes.INVALID_ARG, 'Tensor cannot be constructed directly; use Tensor.from(), Tensor.randn(), Tensor.zeros() or Tensor.eye()');
     this.#handle = handle;
     this.#shape = Object.freeze(handle.shape.slice());
-    this.#dtype = handle.dtype;
+    this.#dtype = handle.dtype as D;
     this.#device = handle.device;
   }
 
   static {
     nativeOf = (t: Tensor) => t.#handle;
+    construct = (h: NativeTensor) => new Tensor(kToken, h);
   }
 
   /**
    * A tensor holding a copy of `data` (later writes to `data` do not reach it).
    * The dtype follows the typed array; a `number[]` gives float32 unless
-   * `options.dtype` says otherwise.
+   * `options.dtype` says otherwise. `data` must have as many elements as
+   * `shape` describes.
+   *
+   * ```ts
+   * Tensor.from([1, 2, 3, 4], [2, 2]);                        // Tensor<'float32'>
+   * Tensor.from([1, 2, 3, 4], [2, 2], { dtype: 'float64' });  // Tensor<'float64'>
+   * ```
    */
-  static from(data: Float32Array | Float64Array | readonly number[], shape: readonly number[], options?: TensorOptions): Tensor {
+  static from<A extends Float32Array | Float64Array | readonly number[], E extends DType = A extends Float64Array ? 'float64' : 'float32'>(
+    data: A,
+    shape: readonly number[],
+    options?: TensorOptions<E>,
+  ): Tensor<E> {
     const s = checkShape(shape, 'shape');
     const o = readOptions(options);
     let arr: Float32Array | Float64Array;
@@ -104,39 +157,45 @@ export class Tensor {
     if (arr.length !== n)
       throw makeError(RangeError, ErrorCodes.SHAPE, `data has ${arr.length} elements but shape [${s.join(', ')}] needs ${n}`);
     const dtype = o.dtype ?? (arr instanceof Float64Array ? 'float64' : 'float32');
-    return wrapNative(binding.tensorFromArray(arr, s, dtype, o.device));
+    return wrapNative(binding.tensorFromArray(arr, s, dtype, o.device)) as Tensor<E>;
   }
 
-  /** Standard normal values; reproducible with `seed`. */
-  static randn(shape: readonly number[], options?: RandnOptions): Tensor {
+  /**
+   * Standard normal values; reproducible with `seed` (the same seed gives
+   * the same values on every device). float32 unless `options.dtype` says
+   * otherwise.
+   */
+  static randn<E extends DType = 'float32'>(shape: readonly number[], options?: RandnOptions<E>): Tensor<E> {
     const s = checkShape(shape, 'shape');
     const o = readOptions(options, ['seed']);
     const seed = o.rest.seed === undefined ? undefined : checkSeed(o.rest.seed);
-    return wrapNative(binding.tensorRandn(s, o.dtype ?? 'float32', o.device, seed));
+    return wrapNative(binding.tensorRandn(s, o.dtype ?? 'float32', o.device, seed)) as Tensor<E>;
   }
 
-  /** All zeros. */
-  static zeros(shape: readonly number[], options?: TensorOptions): Tensor {
+  /** All zeros; float32 unless `options.dtype` says otherwise. */
+  static zeros<E extends DType = 'float32'>(shape: readonly number[], options?: TensorOptions<E>): Tensor<E> {
     const s = checkShape(shape, 'shape');
     const o = readOptions(options);
-    return wrapNative(binding.tensorFill('zeros', s, o.dtype ?? 'float32', o.device));
+    return wrapNative(binding.tensorFill('zeros', s, o.dtype ?? 'float32', o.device)) as Tensor<E>;
   }
 
   /**
    * Identity matrices: `eye(n)` is n x n, `eye([...batch, m, n])` a batch of
-   * m x n matrices with ones on the diagonal.
+   * m x n matrices with ones on the diagonal. float32 unless `options.dtype`
+   * says otherwise.
    */
-  static eye(shape: number | readonly number[], options?: TensorOptions): Tensor {
+  static eye<E extends DType = 'float32'>(shape: number | readonly number[], options?: TensorOptions<E>): Tensor<E> {
     const s = typeof shape === 'number' ? checkShape([shape, shape], 'n') : checkShape(shape, 'shape', 2);
     const o = readOptions(options);
-    return wrapNative(binding.tensorFill('eye', s, o.dtype ?? 'float32', o.device));
+    return wrapNative(binding.tensorFill('eye', s, o.dtype ?? 'float32', o.device)) as Tensor<E>;
   }
 
   /** `[...batch, m, n]` for weights. */
   get shape(): readonly number[] {
     return this.#shape;
   }
-  get dtype(): DType {
+  /** `'float32'` or `'float64'`. */
+  get dtype(): D {
     return this.#dtype;
   }
   /** `'cpu'` or `'cuda:N'`. */
@@ -147,6 +206,7 @@ export class Tensor {
   get size(): number {
     return numel(this.#shape);
   }
+  /** Number of dimensions (`shape.length`). */
   get ndim(): number {
     return this.#shape.length;
   }
@@ -155,9 +215,12 @@ export class Tensor {
     return this.#handle.disposed;
   }
 
-  /** A host copy of the values, as a Float32Array or Float64Array. */
-  toTypedArray(): Float32Array | Float64Array {
-    return this.#live().toTypedArray();
+  /**
+   * A host copy of the values, row-major: a `Float32Array` for a float32
+   * tensor, a `Float64Array` for a float64 one.
+   */
+  toTypedArray(): TypedArrayOf[D] {
+    return this.#live().toTypedArray() as TypedArrayOf[D];
   }
 
   /** A plain array of numbers (a host copy). */
@@ -165,24 +228,31 @@ export class Tensor {
     return Array.from(this.toTypedArray());
   }
 
-  /** A copy on `device` (and in `dtype` when given). */
-  to(device: DeviceName | string, dtype?: DType): Tensor {
+  /**
+   * A copy on `device` (and converted to `dtype` when given).
+   *
+   * ```ts
+   * const g = w.to('cuda');               // same dtype, on the first GPU
+   * const h = w.to('cpu', 'float64');     // Tensor<'float64'>
+   * ```
+   */
+  to<E extends DType = D>(device: DeviceName | string, dtype?: E): Tensor<E> {
     const dev = checkDevice(device);
     const dt = dtype === undefined ? undefined : checkDtype(dtype);
-    return wrapNative(this.#live().to(dev, dt));
+    return wrapNative(this.#live().to(dev, dt)) as Tensor<E>;
   }
 
   /** The same values under another shape with as many elements. */
-  reshape(shape: readonly number[]): Tensor {
+  reshape(shape: readonly number[]): Tensor<D> {
     const s = checkShape(shape, 'shape');
     if (numel(s) !== this.size)
       throw makeError(RangeError, ErrorCodes.SHAPE, `cannot reshape [${this.#shape.join(', ')}] (${this.size} elements) to [${s.join(', ')}] (${numel(s)} elements)`);
-    return wrapNative(this.#live().reshape(s));
+    return wrapNative(this.#live().reshape(s)) as Tensor<D>;
   }
 
   /** An independent copy. */
-  clone(): Tensor {
-    return wrapNative(this.#live().to(this.#device));
+  clone(): Tensor<D> {
+    return wrapNative(this.#live().to(this.#device)) as Tensor<D>;
   }
 
   /**
@@ -194,10 +264,12 @@ export class Tensor {
     this.#handle.dispose();
   }
 
+  /** `dispose()`, for `using t = Tensor.randn(...)`. */
   [Symbol.dispose](): void {
     this.dispose();
   }
 
+  /** `Tensor(shape=[2, 3], dtype=float32, device=cpu)`. */
   toString(): string {
     return `Tensor(shape=[${this.#shape.join(', ')}], dtype=${this.#dtype}, device=${this.#device}${this.disposed ? ', disposed' : ''})`;
   }
@@ -214,7 +286,7 @@ export class Tensor {
 
 /** @internal Wraps a native handle. */
 export function wrapNative(h: NativeTensor): Tensor {
-  return new Tensor(kToken, h);
+  return construct(h);
 }
 
 /** @internal The live native handle of a tensor argument (checks type and disposal). */

@@ -34,11 +34,10 @@ const cases = [];
 for (const { shape, target } of SIZES) {
   for (const preset of Object.keys(PRESETS)) cases.push({ preset, shape, kind: 'forward', target });
   cases.push({ preset: 'default', shape, kind: 'backward', target });
-  // Not targets of the issue: the Cholesky backward (fused per small matrix
-  // since the third session), and the default preset's forward with
-  // requiresGrad (what a training step pays besides the backward: the
-  // recorded steps and, since the fifth session, their Grams are written
-  // out; PyTorch builds its autograd graph).
+  // Not targets (rows marked "info"): the Cholesky backward (fused per
+  // small matrix), and the default preset's forward with requiresGrad (what
+  // a training step pays besides the backward: the recorded steps and their
+  // Grams are written out; PyTorch builds its autograd graph).
   cases.push({ preset: 'cholesky', shape, kind: 'backward', target: null });
   cases.push({ preset: 'default', shape, kind: 'forward-grad', target: null });
 }

@@ -68,7 +68,8 @@ function oneCase(id, reps) {
   console.log(`${id}: median ${median(ts).toFixed(3)} ms over ${reps}`);
 }
 
-// The cases nearest their targets in the last H100 run (seventh session, bench/RESULTS.md).
+// The cases nearest their targets in the H100 run of bench/RESULTS.md
+// (bench/gpu/results-h100-2026-11-28-2.json).
 const PRIM_CASES = 'qr forward 1x4096x4096|default forward 1x4096x4096|cholesky forward 4096x32x32|default forward 4096x32x32';
 
 // Sums the "ortho-prim <path> <ms>" lines after the begin marker, per path.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Where the GPU time goes, for the cases that miss their targets (a device-run
-# tool; bench/gpu-check.sh is the check itself). Run there after
-# `source .device/setup.sh`, with the addon carried prebuilt:
+# Where the GPU time goes, for the cases nearest their targets (run on the
+# GPU machine; bench/gpu-check.sh is the check itself). Run there after
+# `source .device/setup.sh` (bench/gpu-prepare.sh), with the addon built:
 #   bash bench/gpu/profile.sh
 # Prints bench/gpu/profile.mjs's per-module breakdown and its primitive
 # timings next to PyTorch's kernels (prims), then, when Nsight

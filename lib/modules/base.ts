@@ -3,10 +3,16 @@
 import type { NativeModule, NativeModuleKind, NativeModuleOptions, NativeTensor } from '../../binding';
 import { ErrorCodes, makeError } from '../errors';
 import { binding } from '../native';
-import { Tensor, handleOf, wrapNative } from '../tensor';
+import { type DType, Tensor, handleOf, wrapNative } from '../tensor';
 import { checkBool, checkKeys, checkShape, checkSeed } from '../validate';
 
-/** Options every module accepts. */
+/**
+ * Options every module accepts (each module adds its own):
+ *
+ * ```ts
+ * new BatchedPowerIteration([64, 32], { requiresGrad: true, seed: 1 });
+ * ```
+ */
 export interface ModuleOptions {
   /** Keep what backward() needs during forward(). Defaults to `false`. */
   requiresGrad?: boolean;
@@ -34,15 +40,33 @@ export function readBaseOptions(options: unknown, extraKeys: readonly string[], 
   return { opts, native };
 }
 
-/** A weight shape `[...batch, m, n]`. */
+/**
+ * A weight shape `[...batch, m, n]`: a batch (any number of dims, possibly
+ * none) of m x n matrices. A module is built for one weight shape and takes
+ * inputs of exactly that shape.
+ */
 export type WeightShape = readonly number[];
 
 const kNative = Symbol('orthogonium.native');
 
 /**
- * Base class of every module. Calls on one module run in the order they were
- * made: async calls queue behind each other, and a sync call while async
- * calls are pending throws `ERR_ORTHO_BUSY` rather than overtaking them.
+ * Base class of every module: the reparametrizers (`BatchedPowerIteration`,
+ * `BatchedBjorckOrthogonalization`, …), `L2Normalize` and the composed
+ * `OrthoModule`. A module computes `forward(w)` and, when built with
+ * `requiresGrad: true`, the vector-Jacobian product `backward(gradOutput)`
+ * of its latest forward.
+ *
+ * Calls on one module run in the order they were made: async calls queue
+ * behind each other, and a sync call while async calls are pending throws
+ * `ERR_ORTHO_BUSY` rather than overtaking them. The output has the input's
+ * dtype and device.
+ *
+ * ```ts
+ * const m = new BatchedBjorckOrthogonalization([64, 32], { requiresGrad: true });
+ * const q = await m.forward(w);            // w: Tensor<'float32'> of shape [64, 32]
+ * const gw = await m.backward(gradQ);      // gradient with respect to w
+ * m.dispose();
+ * ```
  */
 export abstract class ReparamModule {
   /** The weight shape this module was built for (`[]` for L2Normalize). */
@@ -66,14 +90,14 @@ export abstract class ReparamModule {
   }
 
   /** The module's output for `w`, computed off the main thread. */
-  forward(w: Tensor): Promise<Tensor> {
-    return this.#enqueue(w, 'the input', (n, h) => n.forward(h));
+  forward<D extends DType>(w: Tensor<D>): Promise<Tensor<D>> {
+    return this.#enqueue(w, 'the input', (n, h) => n.forward(h)) as Promise<Tensor<D>>;
   }
 
   /** The module's output for `w`, computed on the calling thread. */
-  forwardSync(w: Tensor): Tensor {
+  forwardSync<D extends DType>(w: Tensor<D>): Tensor<D> {
     const h = handleOf(w, 'the input');
-    return wrapNative(this.#syncNative('forwardSync').forwardSync(h));
+    return wrapNative(this.#syncNative('forwardSync').forwardSync(h)) as Tensor<D>;
   }
 
   /**
@@ -81,20 +105,20 @@ export abstract class ReparamModule {
    * forward's input, given `gradOutput` (the gradient with respect to its
    * output). Needs `requiresGrad: true`.
    */
-  backward(gradOutput: Tensor): Promise<Tensor> {
-    return this.#enqueue(gradOutput, 'gradOutput', (n, h) => n.backward(h));
+  backward<D extends DType>(gradOutput: Tensor<D>): Promise<Tensor<D>> {
+    return this.#enqueue(gradOutput, 'gradOutput', (n, h) => n.backward(h)) as Promise<Tensor<D>>;
   }
 
   /** Synchronous twin of backward(). */
-  backwardSync(gradOutput: Tensor): Tensor {
+  backwardSync<D extends DType>(gradOutput: Tensor<D>): Tensor<D> {
     const h = handleOf(gradOutput, 'gradOutput');
-    return wrapNative(this.#syncNative('backwardSync').backwardSync(h));
+    return wrapNative(this.#syncNative('backwardSync').backwardSync(h)) as Tensor<D>;
   }
 
   /** orthogonium's `right_inverse` (the identity for most modules). */
-  rightInverse(w: Tensor): Tensor {
+  rightInverse<D extends DType>(w: Tensor<D>): Tensor<D> {
     const h = handleOf(w, 'w');
-    return wrapNative(this.#syncNative('rightInverse').rightInverse(h));
+    return wrapNative(this.#syncNative('rightInverse').rightInverse(h)) as Tensor<D>;
   }
 
   /**
@@ -123,6 +147,7 @@ export abstract class ReparamModule {
     else n.dispose();
   }
 
+  /** `dispose()`, for `using m = new BatchedIdentity(shape)`. */
   [Symbol.dispose](): void {
     this.dispose();
   }
@@ -197,8 +222,12 @@ export function checkWeightShape(weightShape: unknown): number[] {
   return checkShape(weightShape, 'weightShape', 2);
 }
 
-/** A module class: `new Class(weightShape, options?)`. */
+/**
+ * A module class: `new Class(weightShape, options?)` builds an `M` taking
+ * options `O`. `OrthoParams` and `classParam` accept these.
+ */
 export interface ModuleClass<O extends ModuleOptions = ModuleOptions, M extends ReparamModule = ReparamModule> {
   new (weightShape: WeightShape, options?: O): M;
+  /** The prototype of the modules it builds. */
   readonly prototype: M;
 }

@@ -1,6 +1,7 @@
 import { checkBool, checkInt, checkNumber } from '../validate';
 import { ModuleOptions, ReparamModule, WeightShape, checkWeightShape, createNative, readBaseOptions } from './base';
 
+/** Options of `BatchedBjorckOrthogonalization`. */
 export interface BjorckOptions extends ModuleOptions {
   /** Step coefficient. Defaults to `0.5`. */
   beta?: number;
@@ -18,11 +19,20 @@ export interface BjorckOptions extends ModuleOptions {
  * Björck orthogonalization: `w ← (1+β)w − β·w(wᵀw)` (m ≥ n) or
  * `(1+β)w − β·(wwᵀ)w` (m < n), `niters` times. Converges to the orthogonal
  * polar factor when the input's spectral norm is at most 1 (use a spectral
- * normalizer first).
+ * normalizer first, as the presets do).
+ *
+ * ```ts
+ * const sn = new BatchedPowerIteration([64, 32]);
+ * const bj = new BatchedBjorckOrthogonalization([64, 32], { niters: 12 });
+ * const q = bj.forwardSync(sn.forwardSync(w));
+ * ```
  */
 export class BatchedBjorckOrthogonalization extends ReparamModule {
+  /** Step coefficient β. */
   readonly beta: number;
+  /** Number of iterations. */
   readonly niters: number;
+  /** Whether backward passes the last step's VJP straight through (see `BjorckOptions`). */
   readonly passThrough: boolean;
 
   constructor(weightShape: WeightShape, options?: BjorckOptions) {

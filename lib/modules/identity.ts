@@ -1,6 +1,10 @@
 import { ModuleOptions, ReparamModule, WeightShape, checkWeightShape, createNative, readBaseOptions } from './base';
 
-/** The identity (orthogonium's `BatchedIdentity`): forward returns its input. */
+/**
+ * The identity (orthogonium's `BatchedIdentity`): forward returns its input
+ * and backward its gradient. The Cholesky presets use it as their spectral
+ * normalizer.
+ */
 export class BatchedIdentity extends ReparamModule {
   constructor(weightShape: WeightShape, options?: ModuleOptions) {
     const ws = checkWeightShape(weightShape);

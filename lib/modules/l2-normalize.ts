@@ -1,6 +1,7 @@
 import { ErrorCodes, describe, makeError } from '../errors';
 import { ReparamModule, createNative, readBaseOptions } from './base';
 
+/** Options of `L2Normalize` (it has no weight shape, hence no seed). */
 export interface L2NormalizeOptions {
   /** Dimension(s) to normalize over (negative counts from the end). Defaults to all dimensions. */
   dim?: number | readonly number[];
@@ -8,7 +9,15 @@ export interface L2NormalizeOptions {
   requiresGrad?: boolean;
 }
 
-/** `x / (‖x‖ + 1e-8)` over `dim` (all dims when absent). Works on any shape. */
+/**
+ * `x / (‖x‖ + 1e-8)` over `dim` (all dims when absent). Works on any shape,
+ * so it is built without a weight shape.
+ *
+ * ```ts
+ * const rows = new L2Normalize({ dim: -1 });      // each row to unit norm
+ * rows.forwardSync(Tensor.from([3, 4, 0, 2], [2, 2])).toArray(); // ≈ [0.6, 0.8, 0, 1]
+ * ```
+ */
 export class L2Normalize extends ReparamModule {
   /** The normalized dims, or `undefined` for all. */
   readonly dim: number | readonly number[] | undefined;

@@ -65,8 +65,11 @@ export interface PolarDiagnostics {
 export class BatchedPolarOrthogonalization extends ReparamModule {
   /** The tolerance given, or `undefined` for the dtype's default. */
   readonly tol: number | undefined;
+  /** Most polynomial steps per forward (schedule and tail). */
   readonly maxIters: number;
+  /** The smallest σmin/σmax the coefficient schedule is built for. */
   readonly lowerBound: number;
+  /** What a forward does with a stalled matrix: throw, or return it flagged. */
   readonly onStall: 'error' | 'flag';
 
   constructor(weightShape: WeightShape, options?: PolarOptions) {

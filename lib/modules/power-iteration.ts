@@ -2,6 +2,7 @@ import { Tensor, handleOf, wrapNative } from '../tensor';
 import { checkInt, checkNumber } from '../validate';
 import { ModuleOptions, ReparamModule, WeightShape, checkWeightShape, createNative, readBaseOptions } from './base';
 
+/** Options of `BatchedPowerIteration`. */
 export interface PowerIterationOptions extends ModuleOptions {
   /** Power iterations per forward (warm-started from the previous call). Defaults to `3`. */
   powerItNiter?: number;
@@ -16,9 +17,17 @@ export interface PowerIterationOptions extends ModuleOptions {
  * (warm start) and takes its dtype and device from the first input, or from
  * tensors assigned to `u`/`v`. Unlike orthogonium's forward, `powerItNiter`
  * is honoured. Backward treats u and v as constants.
+ *
+ * ```ts
+ * const sn = new BatchedPowerIteration([8, 64, 32], { powerItNiter: 3, seed: 1 });
+ * const x = sn.forwardSync(w);        // each of the 8 matrices divided by its spectral norm (estimate)
+ * sn.u;                               // Tensor [8, 64, 1], warm start of the next call
+ * ```
  */
 export class BatchedPowerIteration extends ReparamModule {
+  /** Power iterations per forward. */
   readonly powerItNiter: number;
+  /** Added to the estimated spectral norm before dividing. */
   readonly eps: number;
 
   constructor(weightShape: WeightShape, options?: PowerIterationOptions) {

@@ -38,7 +38,7 @@ bool bjorckFusedFits(int64_t m, int64_t n) {
 
 // The fused backward only where it beats the per-step path (batched cuBLAS
 // GEMMs and addTransposed). H100, float32, batch 4096, Björck module
-// backward, median ms (seventh session, bench/RESULTS.md): k = 8: 0.242
+// backward, median ms (H100 run of commit 31de833, bench/gpu/): k = 8: 0.242
 // fused against 0.754; 16: 0.455 against 0.727; 32: 1.725 against 1.279;
 // 64 x 32: 2.845 against 1.933. Between 16 and 32 it was not measured.
 constexpr int64_t kBjorckBackwardMaxK = 16;

@@ -79,8 +79,8 @@ static __global__ void power_iteration_fused_kernel(int64_t batch, Mat<const T> 
 // kernel above leaves most of its 256 threads idle on such a matrix (one
 // thread per column, eight warps for 32 rows) and pays two block barriers
 // and two block sums per iteration; on the H100 at [4096, 32, 32] it took
-// 0.146 ms over a call that does no work, for 3 iterations (seventh session,
-// bench/RESULTS.md). Here the warp loads X into shared memory once; lane j
+// 0.146 ms over a call that does no work, for 3 iterations (H100 run of
+// commit 31de833, bench/gpu/). Here the warp loads X into shared memory once; lane j
 // forms v_j (column j) and lane i forms u_i (row i), the other vector's
 // entries passed by shuffles; the norms are warp sums. Same arithmetic as
 // the block kernel: products and sums in T, squared norms and u^T X v in

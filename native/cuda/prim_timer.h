@@ -1,6 +1,5 @@
 // ORTHO_CUDA_PROFILE=1: where the GPU time of a call goes, for
-// bench/gpu/profile.mjs (the GPU machines lent to this project have had no
-// Nsight Systems). Each primitive call is bracketed by two CUDA events on
+// bench/gpu/profile.mjs (where Nsight Systems is not installed). Each primitive call is bracketed by two CUDA events on
 // the device's stream, waited for, and "ortho-prim <path> <ms>" written to
 // stderr; <path> names the enclosing timed calls too ("syrk/gemm",
 // "qr/geqrf"). The wait after every call serializes host and GPU, so the

@@ -28,14 +28,6 @@ struct Env {
   }
 };
 
-/// shape with its last two dims replaced by rows, cols.
-inline Shape withMatrix(const Shape& s, int64_t rows, int64_t cols) {
-  Shape r = s;
-  r[r.size() - 2] = rows;
-  r[r.size() - 1] = cols;
-  return r;
-}
-
 /// The batch dims of shape s followed by `tail`.
 inline Shape batchShape(const Shape& s, std::initializer_list<int64_t> tail) {
   Shape r(s.begin(), s.end() - 2);

@@ -36,7 +36,7 @@ if [ ! -f "$B/stamp" ] || [ -n "$(find "$ROOT/native" "$HERE" -newer "$B/stamp" 
   NM=$ROOT/node_modules
   FLAGS="-std=c++17 -O1 -fPIC -DORTHO_WITH_CUDA=1 -DNAPI_VERSION=8 -DNODE_ADDON_API_DISABLE_DEPRECATED -DNAPI_CPP_EXCEPTIONS -DEIGEN_MPL2_ONLY -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS -I$B/include -I$NM/node-api-headers/include -I$NM/node-addon-api -I$EIGEN -Wno-unknown-pragmas"
   pids=()
-  for f in "$B"/tree/native/{core,ops,cpu,napi,cuda}/*.cpp; do
+  for f in "$B"/tree/native/{core,ops,cpu,cpu/kernels,napi,cuda}/*.cpp; do  # the CPU kernels linked in (no CPU dispatch)
     case "$f" in *no_cuda.cpp | *libs_check.cpp) continue ;; esac
     extra=""
     case "$f" in *.cu.cpp) extra="-D__CUDACC__ -include cuda_runtime.h" ;; esac
@@ -52,7 +52,6 @@ fi
 
 # A package folder that loads the emulated addon.
 cp "$ROOT/package.json" "$ROOT/index.mjs" "$B/pkg/"
-mkdir -p "$B/pkg/scripts" && cp "$ROOT/scripts/cpu-fit.js" "$B/pkg/scripts/"  # required by dist/native.js
 rm -rf "$B/pkg/dist" && cp -r "$ROOT/dist" "$B/pkg/dist"
 ln -sfn "$ROOT/node_modules" "$B/pkg/node_modules"
 cp -r "$ROOT"/test/. "$B/pkg/test/"

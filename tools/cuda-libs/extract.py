@@ -9,8 +9,8 @@ cuSOLVER needs) into a folder, for checks on machines without a GPU:
 
     python3 tools/cuda-libs/extract.py DEST headers|libs|all [WHEEL_DIR]
 
-WHEEL_DIR (default $ORTHO_NVIDIA_WHEELS, else /opt/pypi-more/files, where
-this machine image keeps PyPI wheels) must hold nvidia_cublas-13*,
+WHEEL_DIR (default $ORTHO_NVIDIA_WHEELS, else /opt/pypi-more/files, a
+folder of PyPI wheels on the CI image) must hold nvidia_cublas-13*,
 nvidia_cusolver-12*, and for `libs` nvidia_cusparse-12* and
 nvidia_nvjitlink-13* wheels. Prints one JSON line: the folder and the
 wheels' versions. Exit status 3 when a wheel is missing (nothing written).

@@ -3,8 +3,9 @@
 // operands and sets up cache blocking on each call; at 32 x 32 that costs
 // more than the product itself, and a batch of 4096 such products is the
 // whole of a Björck step. Written with GCC/Clang vector extensions (one
-// 32-byte vector: AVX2 + FMA on x86-64-v3, two SSE or NEON registers
-// elsewhere); other compilers keep Eigen (ORTHO_SMALL_KERNELS is 0).
+// 32-byte vector: one AVX register with FMA in the v3 and v4 libraries, two
+// SSE or NEON registers in the baseline and arm64 ones); other compilers
+// keep Eigen (ORTHO_SMALL_KERNELS is 0).
 #pragma once
 
 #include <algorithm>
