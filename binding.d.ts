@@ -34,6 +34,20 @@ export interface NativeModuleOptions {
   passThrough?: boolean;
   stable?: boolean;
   dims?: number | number[] | null;
+  tol?: number;
+  maxIters?: number;
+  lowerBound?: number;
+  onStall?: 'error' | 'flag';
+}
+
+export interface NativePolarDiagnostics {
+  iterations: number;
+  residual: number;
+  converged: boolean;
+  tol: number;
+  residuals: Float64Array;
+  stalled: number[];
+  belowLowerBound: number[];
 }
 
 export type NativeModuleKind =
@@ -43,6 +57,7 @@ export type NativeModuleKind =
   | 'cholesky'
   | 'exponential'
   | 'qr'
+  | 'polar'
   | 'l2normalize';
 
 export declare class NativeModule {
@@ -58,6 +73,8 @@ export declare class NativeModule {
   setState(name: 'u' | 'v', value: NativeTensor): void;
   clearContext(): void;
   contextBytes(): number;
+  /** Polar module only: what the latest forward found (null before one). */
+  polarDiagnostics(): NativePolarDiagnostics | null;
   dispose(): void;
 }
 
@@ -74,6 +91,8 @@ export interface Binding {
   orthogonalityError(t: NativeTensor): Promise<NativeTensor>;
   /** The objects `backends()` returns, as they are. */
   backends(): BackendInfo[];
+  /** The polar module's coefficient schedule for a lower bound. */
+  polarSchedule(lowerBound: number): number[][];
   /**
    * @internal Diagnostics and tests: cuBLAS and cuSOLVER loaded at run time
    * on their own (no GPU needed; once per process): the files and the

@@ -15,7 +15,7 @@ export const ErrorCodes = {
   NON_FINITE: 'ERR_ORTHO_NON_FINITE',
   /** Cholesky: X Xᵀ + 1e-5·I is not positive definite in this dtype. */
   NOT_POSITIVE_DEFINITE: 'ERR_ORTHO_NOT_POSITIVE_DEFINITE',
-  /** QR backward on rank-deficient input (no gradient exists). */
+  /** QR backward on rank-deficient input (no gradient exists); a polar forward whose residual stalls above tol. */
   RANK_DEFICIENT: 'ERR_ORTHO_RANK_DEFICIENT',
   /** A tensor or module was used after dispose(). */
   DISPOSED: 'ERR_ORTHO_DISPOSED',

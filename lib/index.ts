@@ -15,6 +15,8 @@ export type { CholeskyOptions } from './modules/cholesky';
 export { BatchedExponentialOrthogonalization } from './modules/exponential';
 export type { ExponentialOptions } from './modules/exponential';
 export { BatchedQROrthogonalization } from './modules/qr';
+export { BatchedPolarOrthogonalization } from './modules/polar';
+export type { PolarOptions, PolarDiagnostics } from './modules/polar';
 export {
   OrthoParams,
   OrthoModule,
@@ -26,6 +28,7 @@ export {
   DEFAULT_TEST_ORTHO_PARAMS,
   EXP_ORTHO_PARAMS,
   QR_ORTHO_PARAMS,
+  POLAR_ORTHO_PARAMS,
   PRESETS,
 } from './ortho-params';
 export type { ModuleFactory, ModuleSpec, OrthoParamsInit, BuildOptions } from './ortho-params';

@@ -4,6 +4,7 @@ import { ErrorCodes, describe, makeError } from './errors';
 import { binding } from './native';
 import { ModuleClass, ModuleOptions, ReparamModule, WeightShape, checkWeightShape, nativeModuleOf } from './modules/base';
 import { BatchedBjorckOrthogonalization } from './modules/bjorck';
+import { BatchedPolarOrthogonalization } from './modules/polar';
 import { BatchedCholeskyOrthogonalization } from './modules/cholesky';
 import { BatchedExponentialOrthogonalization } from './modules/exponential';
 import { BatchedIdentity } from './modules/identity';
@@ -237,10 +238,23 @@ export const CHOLESKY_STABLE_ORTHO_PARAMS = new OrthoParams({
 });
 
 /**
+ * Identity + the orthogonal polar factor to working precision
+ * (BatchedPolarOrthogonalization with its defaults: tol near the dtype's
+ * floor, errors on stalled input). No spectral normalizer: the polar
+ * scaling is internal. For one-shot orthogonalization (the command line's
+ * default); override with `classParam(BatchedPolarOrthogonalization, {...})`.
+ * Not one of orthogonium's presets.
+ */
+export const POLAR_ORTHO_PARAMS = new OrthoParams({
+  spectralNormalizer: BatchedIdentity,
+  orthogonalizer: classParam(BatchedPolarOrthogonalization),
+});
+
+/**
  * The presets by the names the command line uses (`default`,
- * `bjorck-pass-through`, `cholesky`, `cholesky-stable`, `test`, `exp`, `qr`).
- * Typed by the generic `OrthoParams`; import a preset by its constant's name
- * for its concrete module types.
+ * `bjorck-pass-through`, `cholesky`, `cholesky-stable`, `test`, `exp`, `qr`,
+ * `polar`). Typed by the generic `OrthoParams`; import a preset by its
+ * constant's name for its concrete module types.
  */
 export const PRESETS: Readonly<Record<string, OrthoParams>> = Object.freeze({
   default: DEFAULT_ORTHO_PARAMS,
@@ -250,4 +264,5 @@ export const PRESETS: Readonly<Record<string, OrthoParams>> = Object.freeze({
   test: DEFAULT_TEST_ORTHO_PARAMS,
   exp: EXP_ORTHO_PARAMS,
   qr: QR_ORTHO_PARAMS,
+  polar: POLAR_ORTHO_PARAMS,
 });

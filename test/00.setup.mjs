@@ -7,6 +7,7 @@
 //   reparametrizer written from its formula), independent of the native code.
 // - Finite-difference gradient checks.
 import { expect } from 'chai';
+import { Matrix, SingularValueDecomposition } from 'ml-matrix';
 import * as ortho from '../index.mjs';
 
 export { ortho, expect };
@@ -239,6 +240,23 @@ export const ref = {
       res = M.add(res, term);
     }
     return M.block(res, W.r, W.c);
+  },
+  // The orthogonal polar factor U Vᵀ from ml-matrix's SVD (Golub–Kahan),
+  // a float64 oracle independent of the native code and of M above.
+  polarSvd(W) {
+    const rows = [];
+    for (let i = 0; i < W.r; i++) rows.push(Array.from(W.a.subarray(i * W.c, (i + 1) * W.c)));
+    const svd = new SingularValueDecomposition(new Matrix(rows), { autoTranspose: true });
+    const U = svd.leftSingularVectors, V = svd.rightSingularVectors;
+    const k = Math.min(W.r, W.c);
+    const out = M.zeros(W.r, W.c);
+    for (let i = 0; i < W.r; i++)
+      for (let j = 0; j < W.c; j++) {
+        let s = 0;
+        for (let l = 0; l < k; l++) s += U.get(i, l) * V.get(j, l);
+        out.a[i * W.c + j] = s;
+      }
+    return out;
   },
   qr(W) {
     const wide = W.r < W.c;

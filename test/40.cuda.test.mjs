@@ -24,6 +24,7 @@ import {
   BatchedCholeskyOrthogonalization,
   BatchedExponentialOrthogonalization,
   BatchedQROrthogonalization,
+  BatchedPolarOrthogonalization,
   PRESETS,
   singularValuesSync,
   orthogonalityErrorSync,
@@ -139,6 +140,7 @@ const MODULES = [
   ['BatchedCholeskyOrthogonalization stable', (s, g) => new BatchedCholeskyOrthogonalization(s, { requiresGrad: g, stable: true })],
   ['BatchedExponentialOrthogonalization', (s, g) => new BatchedExponentialOrthogonalization(s, { requiresGrad: g, niters: 12 })],
   ['BatchedQROrthogonalization', (s, g) => new BatchedQROrthogonalization(s, { requiresGrad: g })],
+  ['BatchedPolarOrthogonalization', (s, g) => new BatchedPolarOrthogonalization(s, { requiresGrad: g })],
 ];
 
 /**

@@ -132,7 +132,7 @@ describe('orthogonium (command line)', function () {
       );
       // Tolerances per preset: orthogonium's own (test: 1e-4, cholesky: 5e-5 in
       // its tests) on well-conditioned input, in float32 terms.
-      for (const preset of ['default', 'bjorck-pass-through', 'cholesky', 'cholesky-stable', 'test', 'exp', 'qr']) {
+      for (const preset of ['default', 'bjorck-pass-through', 'cholesky', 'cholesky-stable', 'test', 'exp', 'qr', 'polar']) {
         const output = tmp.file(`${preset}.safetensors`);
         const r = cli(['orthogonalize', input, '-o', output, '--params', preset, '-q']);
         expect(r.status, r.stderr).to.equal(0);
@@ -141,6 +141,56 @@ describe('orthogonium (command line)', function () {
         expect(orthError(decode('F32', out.tensor('tall')), 48, 16), `${preset} tall`).to.be.below(1e-4);
         expect(orthError(decode('F32', out.tensor('wide')), 16, 48), `${preset} wide`).to.be.below(1e-4);
       }
+    });
+
+    it('polar is the default: Gaussian F32 and scale-0.02 BF16 weights come out orthogonal; --tol is passed on', function () {
+      const g = (n, seed, scale) => gaussian(n, seed).map((v) => v * scale);
+      const input = write(
+        'p.safetensors',
+        safetensors([
+          { name: 'square', dtype: 'F32', shape: [64, 64], bytes: f32Bytes(gaussian(64 * 64, 31)) },
+          { name: 'tall', dtype: 'F32', shape: [96, 32], bytes: f32Bytes(gaussian(96 * 32, 32)) },
+          { name: 'bf16.square', dtype: 'BF16', shape: [48, 48], bytes: bf16Bytes(g(48 * 48, 33, 0.02)) },
+          { name: 'bf16.wide', dtype: 'BF16', shape: [32, 96], bytes: bf16Bytes(g(32 * 96, 34, 0.02)) },
+        ]),
+      );
+      const output = tmp.file('o.safetensors');
+      const r = cli(['orthogonalize', input, '-o', output, '--json']);
+      expect(r.status, r.stderr).to.equal(0);
+      const summary = JSON.parse(r.stdout);
+      expect(summary).to.include({ preset: 'polar', powerIters: null, tol: null });
+      const out = readSafetensors(output);
+      // Float32 results to 1e-4 (the polar module stops at 4e-6·√k); bf16 results
+      // to what rounding to bf16 allows (2·2⁻⁸·√k, see tolerance()).
+      expect(orthError(decode('F32', out.tensor('square')), 64, 64)).to.be.below(1e-4);
+      expect(orthError(decode('F32', out.tensor('tall')), 96, 32)).to.be.below(1e-4);
+      expect(orthError(decode('BF16', out.tensor('bf16.square')), 48, 48)).to.be.below(tolerance('BF16', 48, 48));
+      expect(orthError(decode('BF16', out.tensor('bf16.wide')), 32, 96)).to.be.below(tolerance('BF16', 32, 96));
+      const rep = cli(['report', output, '--json', '--check', '1e-4', '--include', '^(square|tall)$']);
+      expect(rep.status, rep.stderr).to.equal(0);
+      expect(JSON.parse(rep.stdout).check).to.deep.include({ passed: true, failing: [] });
+      // The input, Gaussian, is far from orthogonal: the check can fail.
+      expect(cli(['report', input, '--check', '1e-4', '--include', '^(square|tall)$']).status).to.equal(1);
+
+      const loose = cli(['orthogonalize', input, '-o', tmp.file('l.safetensors'), '--tol', '1e-2', '--json']);
+      expect(loose.status, loose.stderr).to.equal(0);
+      expect(JSON.parse(loose.stdout).tol).to.equal(0.01);
+      const note = cli(['orthogonalize', input, '-o', tmp.file('q.safetensors'), '--params', 'qr', '--tol', '1e-3']);
+      expect(note.status).to.equal(0);
+      expect(note.stderr).to.match(/--tol has no effect with --params qr/);
+      const bad = cli(['orthogonalize', input, '-o', tmp.file('b.safetensors'), '--tol', '0']);
+      expect(bad.status).to.equal(2);
+      expect(bad.stderr).to.match(/--tol must be a positive number; got '0'/);
+    });
+
+    it('a rank-deficient weight stops the run with ERR_ORTHO_RANK_DEFICIENT naming the tensor; nothing is written', function () {
+      const w = gaussian(32 * 16, 41);
+      for (let i = 0; i < 32; i++) w[i * 16 + 15] = w[i * 16 + 14]; // two equal columns
+      const input = write('r.safetensors', safetensors([{ name: 'rank15', dtype: 'F64', shape: [32, 16], bytes: f64Bytes(w) }]));
+      const r = cli(['orthogonalize', input, '-o', tmp.file('o.safetensors')]);
+      expect(r.status).to.equal(1);
+      expect(r.stderr).to.match(/ERR_ORTHO_RANK_DEFICIENT/).and.to.match(/rank15/).and.to.match(/--exclude/);
+      expect(listDir()).to.deep.equal(['r.safetensors']);
     });
 
     it('is reproducible: the same command gives the same bytes', function () {
@@ -386,7 +436,7 @@ describe('orthogonium (command line)', function () {
       const r = cli(['orthogonalize', input, '-o', tmp.file('o.safetensors')]);
       expect(r.status).to.equal(0);
       expect(r.stderr).to.equal('');
-      expect(r.stdout).to.match(/^orthogonalized 4 of 4 tensors \(48\.0 KiB\) with --params default on (cpu|cuda:\d+)/);
+      expect(r.stdout).to.match(/^orthogonalized 4 of 4 tensors \(48\.0 KiB\) with --params polar on (cpu|cuda:\d+)/);
     });
   });
 
@@ -398,7 +448,7 @@ describe('orthogonium (command line)', function () {
         [['frobnicate'], /unknown command 'frobnicate'/],
         [['orthogonalize', input], /missing -o\/--output/],
         [['orthogonalize', '-o', 'x'], /missing the input file/],
-        [['orthogonalize', input, '-o', 'x', '--params', 'fast'], /--params must be one of default, bjorck-pass-through, cholesky, cholesky-stable, test, exp, qr; got 'fast'/],
+        [['orthogonalize', input, '-o', 'x', '--params', 'fast'], /--params must be one of default, bjorck-pass-through, cholesky, cholesky-stable, test, exp, qr, polar; got 'fast'/],
         [['orthogonalize', input, '-o', 'x', '--device', 'tpu'], /--device must be auto, cpu, cuda or cuda:N/],
         [['orthogonalize', input, '-o', 'x', '--dtype', 'float16'], /--dtype must be one of auto, float32, float64/],
         [['orthogonalize', input, '-o', 'x', '--include', '('], /--include '\(' is not a valid regular expression/],
@@ -453,14 +503,14 @@ describe('orthogonium (command line)', function () {
       } else {
         expect(r.stdout).to.not.include('cuda libraries:');
       }
-      expect(info.presets).to.have.length(7);
+      expect(info.presets).to.have.length(8);
     });
 
     it('demo: every preset on every shape, honest numbers (--json)', function () {
       const r = cli(['demo', '--json', '--repeat', '1']);
       expect(r.status, r.stderr).to.equal(0);
       const demo = JSON.parse(r.stdout);
-      expect(demo.rows).to.have.length(4 * 7);
+      expect(demo.rows).to.have.length(4 * 8);
       for (const row of demo.rows) {
         expect(row.ms).to.be.a('number').that.is.at.least(0);
         expect(row.sigmaMax).to.be.at.most(1.01);
@@ -471,6 +521,9 @@ describe('orthogonium (command line)', function () {
       const g = demo.rows.find((row) => row.input === 'gaussian' && row.shape[1] === row.shape[2] && row.preset === 'default');
       expect(g.inputCondition).to.be.above(100);
       expect(g.maxOrthogonalityError).to.be.above(0.1);
+      // The polar preset converges there (float32 residual at most 4e-6 per √k).
+      const p = demo.rows.find((row) => row.input === 'gaussian' && row.shape[1] === row.shape[2] && row.preset === 'polar');
+      expect(p.maxOrthogonalityError).to.be.below(4e-6 * Math.sqrt(p.shape[2]) * 1.5);
       const table = cli(['demo', '--repeat', '1']).stdout;
       expect(table).to.match(/shape +input +κ\(input\) +preset +time \(ms\) +max orth\. error +σmin +σmax/);
     });

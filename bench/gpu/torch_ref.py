@@ -115,6 +115,14 @@ def qr(x):
     return q.transpose(-1, -2) if wide else q
 
 
+def polar(x):
+    # The orthogonal polar factor U Vh from the SVD; autograd through
+    # torch.linalg.svd gives the VJP of the polar factor itself (distinct
+    # singular values), what BatchedPolarOrthogonalization's backward computes.
+    u, _, vh = torch.linalg.svd(x, full_matrices=False)
+    return u @ vh
+
+
 PRESETS = {
     "default": (dict(niter=3, eps=1e-6), lambda w: bjorck(w, 0.5, 12)),
     "bjorck-pass-through": (dict(niter=3, eps=1e-4), lambda w: bjorck(w, 0.5, 12, pass_through=True)),
@@ -124,6 +132,8 @@ PRESETS = {
     "test": (dict(niter=4, eps=1e-4), lambda w: bjorck(w, 0.5, 25)),
     "exp": (dict(niter=3, eps=1e-6), lambda w: exponential(w, 12)),
     "qr": (dict(niter=3, eps=1e-3), qr),
+    # No spectral normalizer (BatchedIdentity); the scaling is internal.
+    "polar": (None, polar),
 }
 
 

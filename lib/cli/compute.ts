@@ -4,6 +4,8 @@ import { backends, orthogonalityError, singularValues } from '../diagnostics';
 import { ErrorCodes, makeError } from '../errors';
 import type { ModuleClass } from '../modules/base';
 import { BatchedCholeskyOrthogonalization } from '../modules/cholesky';
+import { BatchedIdentity } from '../modules/identity';
+import { BatchedPolarOrthogonalization } from '../modules/polar';
 import { BatchedPowerIteration } from '../modules/power-iteration';
 import { type ModuleFactory, type ModuleSpec, OrthoParams, PRESETS, classParam } from '../ortho-params';
 import { Tensor } from '../tensor';
@@ -11,6 +13,14 @@ import type { TensorPlan } from './weights';
 
 /** The preset names, as --params takes them. */
 export const PRESET_NAMES: readonly string[] = Object.keys(PRESETS);
+
+/**
+ * The command line's default preset: the orthogonal polar factor to working
+ * precision. The command line processes weights once, so it converges
+ * instead of taking the few steps orthogonium's training presets take per
+ * step (those rely on weights that stay near-orthogonal between steps).
+ */
+export const DEFAULT_PRESET = 'polar';
 
 /**
  * Power iterations per matrix when --power-iters is not given. The presets do
@@ -35,6 +45,8 @@ export interface Recipe {
   readonly params: OrthoParams;
   /** Power iterations per matrix, or null when the preset has no power iteration (the Cholesky presets). */
   readonly powerIters: number | null;
+  /** The polar module's tolerance (undefined: the dtype's default), or null when the preset has none. */
+  readonly tol: number | undefined | null;
   /**
    * The orthogonalizer makes rows orthonormal (Cholesky: S = X Xᵀ is m × m).
    * A tall matrix cannot have orthonormal rows, so it is handed over
@@ -45,16 +57,23 @@ export interface Recipe {
 
 /**
  * The preset `name`, its power iteration set to `powerIters` iterations when
- * given (else the preset's own count).
+ * given (else the preset's own count), its polar tolerance to `tol` when
+ * given (else the dtype's default).
  */
-export function recipeFor(name: string, powerIters?: number): Recipe {
+export function recipeFor(name: string, powerIters?: number, tol?: number): Recipe {
   const base = PRESETS[name];
   if (!base) throw new RangeError(`unknown preset '${name}'`);
   const sn = base.spectralNormalizer as ModuleFactory;
   const hasPowerIteration = classOf(sn) === BatchedPowerIteration;
+  const orth = base.orthogonalizer as ModuleFactory;
+  const isPolar = classOf(orth) === BatchedPolarOrthogonalization;
   const own = sn.defaults?.powerItNiter as number | undefined;
-  const params =
-    hasPowerIteration && powerIters !== undefined && powerIters !== own
+  const params = isPolar && tol !== undefined
+    ? new OrthoParams({
+        spectralNormalizer: BatchedIdentity,
+        orthogonalizer: classParam(BatchedPolarOrthogonalization, { ...orth.defaults, tol }),
+      })
+    : hasPowerIteration && powerIters !== undefined && powerIters !== own
       ? new OrthoParams({
           spectralNormalizer: classParam(BatchedPowerIteration, { ...sn.defaults, powerItNiter: powerIters }),
           orthogonalizer: base.orthogonalizer,
@@ -64,6 +83,7 @@ export function recipeFor(name: string, powerIters?: number): Recipe {
     preset: name,
     params,
     powerIters: hasPowerIteration ? (powerIters ?? own ?? 3) : null,
+    tol: isPolar ? tol : null,
     rowsOrthonormal: classOf(base.orthogonalizer) === BatchedCholeskyOrthogonalization,
   };
 }

@@ -153,6 +153,8 @@ export async function demoCommand(argv: readonly string[], io: Io): Promise<numb
       'near-identity: I + G/(4√n), κ about 2. gaussian: G with N(0, 1) entries; a square G is ill-conditioned (tiny σmin),',
       'and 12 Björck iterations (default, bjorck-pass-through) do not converge there: that is orthogonium\'s behaviour.',
       'exp maps to an orthogonal matrix whatever the input (the exponential of its skew-symmetric part).',
+      'polar (not orthogonium\'s; the command line\'s default) is the orthogonal polar factor UVᵀ, the nearest orthogonal',
+      'matrix, iterated until ‖WᵀW − I‖_F/√k is at the dtype\'s tolerance: it converges on every input here.',
       rows.some((r) => r.transposed) ? '* Cholesky on tall matrices runs on the transpose (rows cannot be orthonormal), as the command line does.\n' : '',
     ].join('\n'),
   );

@@ -1,5 +1,5 @@
 // --help texts of the command and its subcommands.
-import { DEFAULT_POWER_ITERS, PRESET_NAMES } from './compute';
+import { DEFAULT_POWER_ITERS, DEFAULT_PRESET, PRESET_NAMES } from './compute';
 
 const PRESETS = PRESET_NAMES.join('|');
 
@@ -48,7 +48,8 @@ Documentation: docs/cli.md
   orthogonalize: `Usage: orthogonium orthogonalize <input> -o <output> [options]
 
 Writes a copy of <input> (safetensors or .npy) in which every weight matrix
-is orthogonalized by an orthogonium preset; all other tensors, the header and
+is orthogonalized (by default: its orthogonal polar factor UVᵀ, the nearest
+orthogonal matrix, to working precision); all other tensors, the header and
 __metadata__ are copied byte for byte. Results are written back in each
 tensor's own dtype (F16/BF16 rounded to nearest, ties to even).
 
@@ -57,7 +58,15 @@ Options:
                          in the same directory and renamed into place when
                          complete; never the input itself
   -f, --force            replace <output> if it exists (default: refuse)
-  -p, --params NAME      preset: ${PRESETS} (default: default)
+  -p, --params NAME      preset: ${PRESETS} (default: ${DEFAULT_PRESET}).
+                         polar converges (tolerance-driven); the others are
+                         orthogonium's training presets, made for weights
+                         that stay near-orthogonal between steps: on weights
+                         seen once they can stop far from orthogonal
+      --tol X            polar only: stop once ‖QᵀQ − I‖_F/√k <= X for every
+                         matrix (default: 4e-6 in float32, 1e-13 in float64).
+                         A weight that cannot reach it (rank-deficient) stops
+                         the run with ERR_ORTHO_RANK_DEFICIENT
       --device DEV       auto|cpu|cuda|cuda:N (default: auto = CUDA when available)
       --dtype TYPE       computation dtype: auto|float32|float64 (default: auto =
                          float64 for F64 tensors, float32 for the others)
@@ -71,7 +80,7 @@ Options:
                          more for a good σmax estimate (its error shrinks
                          like (σ2/σ1)^(2N)); each iteration is two
                          matrix-vector products. The preset's own count
-                         reproduces it exactly. No effect on cholesky
+                         reproduces it exactly. No effect on cholesky or polar
       --seed N           seed of the power iteration's start (default: 0; the
                          output is reproducible)
   -n, --dry-run          list what would be done with each tensor; write nothing

@@ -3,13 +3,14 @@
 // temporary file that is renamed into place only when complete.
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { ErrorCodes } from '../errors';
 import { encodeFloats } from '../io/dtype';
 import { AtomicOutput, copyRange, sameFile, writeFully } from '../io/files';
 import { encodeNpyHeader } from '../io/npy';
 import { type StoredTensor, type TensorFile, openTensorFile, readTensorBytes, tensorValues } from '../io/tensor-file';
-import { type OptionSpecs, UsageError, choice, integer, parseCommand } from './args';
+import { type OptionSpecs, UsageError, choice, integer, parseCommand, positiveNumber } from './args';
 import { COMPUTE_OPTIONS, type Io, SELECT_OPTIONS, deviceOption, dtypeOption, weightRule } from './common';
-import { DEFAULT_POWER_ITERS, PRESET_NAMES, type Recipe, orthogonalizeMatrices, recipeFor, resolveDevice } from './compute';
+import { DEFAULT_POWER_ITERS, DEFAULT_PRESET, PRESET_NAMES, type Recipe, orthogonalizeMatrices, recipeFor, resolveDevice } from './compute';
 import { HELP } from './help';
 import { Progress, formatBytes, formatDuration } from './progress';
 import { formatTable } from './table';
@@ -21,6 +22,7 @@ const OPTIONS = {
   ...COMPUTE_OPTIONS,
   ...SELECT_OPTIONS,
   'power-iters': { type: 'string' },
+  tol: { type: 'string' },
   seed: { type: 'string' },
   force: { type: 'boolean', short: 'f' },
   'dry-run': { type: 'boolean', short: 'n' },
@@ -56,15 +58,18 @@ export async function orthogonalizeCommand(argv: readonly string[], io: Io): Pro
   const input = positionals[0];
   const output = v.output;
   if (!v['dry-run'] && output === undefined) throw new UsageError('missing -o/--output (where to write the result)', cmd);
-  const preset = choice(cmd, 'params', v.params, PRESET_NAMES, 'default');
+  const preset = choice(cmd, 'params', v.params, PRESET_NAMES, DEFAULT_PRESET);
   const rule = weightRule(cmd, v);
   const deviceArg = deviceOption(cmd, v.device);
   const dtypeFor = dtypeOption(cmd, v.dtype, 'auto');
   const powerIters = integer(cmd, 'power-iters', v['power-iters'], DEFAULT_POWER_ITERS, 1);
   const seed = integer(cmd, 'seed', v.seed, 0, 0);
-  const recipe = recipeFor(preset, powerIters);
+  const tol = v.tol === undefined ? undefined : positiveNumber(cmd, 'tol', v.tol);
+  const recipe = recipeFor(preset, powerIters, tol);
   if (v['power-iters'] !== undefined && recipe.powerIters === null && !v.quiet)
     io.stderr.write(`note: --power-iters has no effect with --params ${preset} (it has no power iteration)\n`);
+  if (tol !== undefined && recipe.tol === null && !v.quiet)
+    io.stderr.write(`note: --tol has no effect with --params ${preset} (only polar stops by tolerance)\n`);
   if (output !== undefined && !v['dry-run']) await checkOutputPath(input, output, v.force === true);
 
   const device = resolveDevice(deviceArg);
@@ -86,6 +91,7 @@ export async function orthogonalizeCommand(argv: readonly string[], io: Io): Pro
       preset,
       device,
       powerIters: recipe.powerIters,
+      tol: recipe.tol ?? null,
       seed,
       tensors: outcomes,
     };
@@ -199,8 +205,10 @@ async function orthogonalizeTensor(
     encodeFloats(result, t.dtype, bytes);
     return bytes;
   } catch (e) {
-    const err = e as Error;
+    const err = e as Error & { code?: string };
     err.message = `${file.path}: tensor ${JSON.stringify(t.name)} (${t.dtype.name} ${showShape(t.shape)} as ${showShape(plan.matrixShape)}): ${err.message}`;
+    if (err.code === ErrorCodes.RANK_DEFICIENT)
+      err.message += ` (from the command line: leave the tensor out with --exclude, loosen --tol, or pick another --params)`;
     throw err;
   }
 }

@@ -8,6 +8,7 @@
 
 #include "../core/random.h"
 #include "../ops/module.h"
+#include "../ops/polar.h"
 #include "args.h"
 #include "bench_hooks.h"
 #include "errors.h"
@@ -143,6 +144,22 @@ Napi::Value DiagnosticAsync(const Napi::CallbackInfo& info) {
   });
 }
 
+// The polar module's coefficient schedule for a lower bound: [[a, b, c], ...].
+Napi::Value PolarSchedule(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Value v = arg(info, 0);
+    if (!v.IsNumber()) fail(code::kInvalidArg, ErrorKind::TypeError, "lowerBound must be a number");
+    const std::vector<ops::Quintic> s = ops::polarSchedule(v.As<Napi::Number>().DoubleValue());
+    Napi::Array out = Napi::Array::New(info.Env(), s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      Napi::Array q = Napi::Array::New(info.Env(), 3);
+      for (uint32_t j = 0; j < 3; ++j) q.Set(j, s[i][j]);
+      out.Set(static_cast<uint32_t>(i), q);
+    }
+    return out;
+  });
+}
+
 Napi::Value Backends(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
@@ -240,6 +257,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("orthogonalityError",
               Napi::Function::New(env, DiagnosticAsync<ops::orthogonalityError>, "orthogonalityError"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  exports.Set("polarSchedule", Napi::Function::New(env, PolarSchedule, "polarSchedule"));
   exports.Set("cudaLibraries", Napi::Function::New(env, CudaLibraries, "cudaLibraries"));
   registerBenchHooks(env, exports);  // internal: bench/ only
   return exports;

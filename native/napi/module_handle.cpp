@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "../ops/polar.h"
+
 #include "args.h"
 #include "errors.h"
 #include "job.h"
@@ -45,6 +47,15 @@ ops::ModuleOptions readOptions(Napi::Value v) {
   o.niters = optInt(obj, "niters", o.niters);
   o.passThrough = optBool(obj, "passThrough", o.passThrough);
   o.stable = optBool(obj, "stable", o.stable);
+  Napi::Value tol = obj.Get("tol");
+  if (!tol.IsUndefined() && !tol.IsNull()) o.tol = optNumber(obj, "tol", o.tol);
+  o.maxIters = optInt(obj, "maxIters", o.maxIters);
+  o.lowerBound = optNumber(obj, "lowerBound", o.lowerBound);
+  Napi::Value onStall = obj.Get("onStall");
+  if (!onStall.IsUndefined()) {
+    if (!onStall.IsString()) fail(code::kInvalidArg, ErrorKind::TypeError, "onStall must be 'error' or 'flag'");
+    o.onStall = onStall.As<Napi::String>().Utf8Value();
+  }
   Napi::Value seed = obj.Get("seed");
   if (seed.IsBigInt()) {
     bool lossless = false;
@@ -93,6 +104,7 @@ Napi::Function ModuleHandle::Define(Napi::Env env) {
                          InstanceMethod<&ModuleHandle::SetState>("setState"),
                          InstanceMethod<&ModuleHandle::ClearContext>("clearContext"),
                          InstanceMethod<&ModuleHandle::ContextBytes>("contextBytes"),
+                         InstanceMethod<&ModuleHandle::GetPolarDiagnostics>("polarDiagnostics"),
                          InstanceMethod<&ModuleHandle::Dispose>("dispose"),
                      });
 }
@@ -207,6 +219,30 @@ Napi::Value ModuleHandle::ClearContext(const Napi::CallbackInfo& info) {
 Napi::Value ModuleHandle::ContextBytes(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     return Napi::Number::New(info.Env(), double(module()->contextBytes()));
+  });
+}
+
+Napi::Value ModuleHandle::GetPolarDiagnostics(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const ops::PolarDiagnostics d = ops::getPolarDiagnostics(*module());
+    if (!d.valid) return env.Null();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("iterations", d.iterations);
+    o.Set("residual", d.residual);
+    o.Set("converged", d.converged);
+    o.Set("tol", d.tol);
+    Napi::Float64Array r = Napi::Float64Array::New(env, d.residuals.size());
+    for (std::size_t i = 0; i < d.residuals.size(); ++i) r[i] = d.residuals[i];
+    o.Set("residuals", r);
+    auto indices = [&](const std::vector<int64_t>& v) {
+      Napi::Array a = Napi::Array::New(env, v.size());
+      for (std::size_t i = 0; i < v.size(); ++i) a.Set(static_cast<uint32_t>(i), double(v[i]));
+      return a;
+    };
+    o.Set("stalled", indices(d.stalled));
+    o.Set("belowLowerBound", indices(d.belowLowerBound));
+    return o;
   });
 }
 

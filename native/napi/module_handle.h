@@ -30,6 +30,8 @@ class ModuleHandle : public Napi::ObjectWrap<ModuleHandle> {
   Napi::Value SetState(const Napi::CallbackInfo& info);
   Napi::Value ClearContext(const Napi::CallbackInfo& info);
   Napi::Value ContextBytes(const Napi::CallbackInfo& info);
+  /// Polar module only: what its latest forward found (null before one).
+  Napi::Value GetPolarDiagnostics(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 
   ops::ModulePtr module_;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -124,13 +125,18 @@ struct ModuleOptions {
   bool passThrough = false;
   // Cholesky
   bool stable = false;
+  // polar: tol NaN means the dtype's default
+  double tol = std::numeric_limits<double>::quiet_NaN();
+  int maxIters = 50;
+  double lowerBound = 1e-5;
+  std::string onStall = "error";
   // L2Normalize: dims to reduce over (empty = all)
   std::vector<int> dims;
   bool allDims = true;
 };
 
 /// Builds a module by kind: "identity", "power_iteration", "bjorck",
-/// "cholesky", "exponential", "qr", "l2normalize". Throws on bad options.
+/// "cholesky", "exponential", "qr", "polar", "l2normalize". Throws on bad options.
 ModulePtr makeModule(const std::string& kind, const Shape& weightShape, const ModuleOptions& o);
 
 /// forward = second(first(x)); backward runs the chain in reverse.

@@ -13,6 +13,7 @@ ModulePtr makeBjorck(const Shape& s, const ModuleOptions& o);
 ModulePtr makeCholesky(const Shape& s, const ModuleOptions& o);
 ModulePtr makeExponential(const Shape& s, const ModuleOptions& o);
 ModulePtr makeQR(const Shape& s, const ModuleOptions& o);
+ModulePtr makePolar(const Shape& s, const ModuleOptions& o);
 ModulePtr makePowerIteration(const Shape& s, const ModuleOptions& o);
 
 namespace {
@@ -127,6 +128,7 @@ ModulePtr makeModule(const std::string& kind, const Shape& weightShape, const Mo
   if (kind == "cholesky") return makeCholesky(weightShape, o);
   if (kind == "exponential") return makeExponential(weightShape, o);
   if (kind == "qr") return makeQR(weightShape, o);
+  if (kind == "polar") return makePolar(weightShape, o);
   fail(code::kInvalidArg, ErrorKind::TypeError, "unknown module kind '", kind, "'");
 }
 

@@ -1,0 +1,131 @@
+import { ErrorCodes, makeError } from '../errors';
+import { binding } from '../native';
+import { checkInt, checkNumber } from '../validate';
+import { ModuleOptions, ReparamModule, WeightShape, checkWeightShape, createNative, readBaseOptions } from './base';
+
+export interface PolarOptions extends ModuleOptions {
+  /**
+   * Stop once every matrix of the batch has `‖QᵀQ − I‖_F / √k ≤ tol`
+   * (k = min(m, n)). Defaults to `4e-6` for float32 and `1e-13` for float64,
+   * a little above each dtype's rounding floor.
+   */
+  tol?: number;
+  /** Most polynomial steps (schedule and tail together). Defaults to `50`. */
+  maxIters?: number;
+  /**
+   * The smallest σmin/σmax the coefficient schedule is built for (inputs are
+   * scaled so that σmax ≤ 1; the scaling may overestimate σmax by up to
+   * 1.01·k^⅛, so the guarantee holds for σmin/σmax ≥ 1.01·k^⅛·lowerBound).
+   * Smaller σmin still converge through the Newton–Schulz tail, a decade per
+   * ~3.7 steps. Defaults to `1e-5`.
+   */
+  lowerBound?: number;
+  /**
+   * What a forward does when the residual of some matrix stalls above
+   * `tol` (rank-deficient input, or σmin below what `lowerBound` and
+   * `maxIters` reach): `'error'` throws `ERR_ORTHO_RANK_DEFICIENT`;
+   * `'flag'` returns the result and lists the matrices in
+   * `lastDiagnostics.stalled` (`lastConverged` false). Defaults to `'error'`.
+   */
+  onStall?: 'error' | 'flag';
+}
+
+/** What the latest forward of a polar module found. */
+export interface PolarDiagnostics {
+  /** Polynomial steps applied (schedule and tail). */
+  iterations: number;
+  /** The largest per-matrix residual `‖QᵀQ − I‖_F / √k`. */
+  residual: number;
+  /** Every matrix reached `residual ≤ tol`. */
+  converged: boolean;
+  /** The tolerance in force (the dtype's default when none was given). */
+  tol: number;
+  /** Per-matrix residuals, in batch order. */
+  residuals: Float64Array;
+  /** Batch indices of the matrices whose residual stalled above tol. */
+  stalled: number[];
+  /**
+   * Batch indices of the matrices whose σmin/σmax fell below the schedule's
+   * range (seen from the residual right after the schedule), converged or
+   * not. Rank-deficient float32 input can converge to one of many
+   * orthonormal completions: it is listed here.
+   */
+  belowLowerBound: number[];
+}
+
+/**
+ * The orthogonal polar factor `Q = UVᵀ` of each `W = USVᵀ` (orthonormal
+ * columns for tall W, rows for wide): the nearest matrix with orthonormal
+ * columns (rows) in the Frobenius norm. Matrix products only (Polar Express
+ * quintic schedule, then Newton–Schulz), stopped by tolerance; no spectral
+ * normalizer needed (the scaling is internal and never underestimates σmax).
+ * backward() is the VJP of the polar factor itself (a Sylvester equation,
+ * solved by products as well); see docs/polar.md.
+ */
+export class BatchedPolarOrthogonalization extends ReparamModule {
+  /** The tolerance given, or `undefined` for the dtype's default. */
+  readonly tol: number | undefined;
+  /** Most polynomial steps per forward (schedule and tail). */
+  readonly maxIters: number;
+  /** The smallest σmin/σmax the coefficient schedule is built for. */
+  readonly lowerBound: number;
+  /** What a forward does with a stalled matrix: throw, or return it flagged. */
+  readonly onStall: 'error' | 'flag';
+
+  constructor(weightShape: WeightShape, options?: PolarOptions) {
+    const ws = checkWeightShape(weightShape);
+    const { opts, native } = readBaseOptions(
+      options,
+      ['tol', 'maxIters', 'lowerBound', 'onStall'],
+      'BatchedPolarOrthogonalization options',
+    );
+    if (opts.tol !== undefined) {
+      native.tol = checkNumber(opts.tol, 'tol');
+      if (!(native.tol > 0)) throw makeError(RangeError, ErrorCodes.INVALID_ARG, `tol must be > 0, got ${native.tol}`);
+    }
+    native.maxIters = opts.maxIters === undefined ? 50 : checkInt(opts.maxIters, 'maxIters', 1);
+    native.lowerBound = opts.lowerBound === undefined ? 1e-5 : checkNumber(opts.lowerBound, 'lowerBound');
+    if (!(native.lowerBound > 0 && native.lowerBound < 1))
+      throw makeError(RangeError, ErrorCodes.INVALID_ARG, `lowerBound must be in (0, 1), got ${native.lowerBound}`);
+    const onStall = opts.onStall === undefined ? 'error' : opts.onStall;
+    if (onStall !== 'error' && onStall !== 'flag')
+      throw makeError(TypeError, ErrorCodes.INVALID_ARG, `onStall must be 'error' or 'flag', got ${String(onStall)}`);
+    native.onStall = onStall;
+    super(createNative('polar', ws, native), ws, native.requiresGrad!);
+    this.tol = native.tol;
+    this.maxIters = native.maxIters;
+    this.lowerBound = native.lowerBound;
+    this.onStall = onStall;
+  }
+
+  /** What the latest forward found, or `null` before the first. */
+  get lastDiagnostics(): PolarDiagnostics | null {
+    return this.native.polarDiagnostics();
+  }
+
+  /** Polynomial steps of the latest forward (`NaN` before the first). */
+  get lastIterations(): number {
+    return this.lastDiagnostics?.iterations ?? NaN;
+  }
+
+  /** Largest residual `‖QᵀQ − I‖_F / √k` of the latest forward (`NaN` before the first). */
+  get lastResidual(): number {
+    return this.lastDiagnostics?.residual ?? NaN;
+  }
+
+  /** Whether every matrix of the latest forward reached tol (`false` before the first). */
+  get lastConverged(): boolean {
+    return this.lastDiagnostics?.converged ?? false;
+  }
+
+  /**
+   * The coefficient schedule `[[a, b, c], …]` for `lowerBound`, derived at
+   * run time (Remez exchange for each greedy minimax odd quintic, with the
+   * Polar Express cushion and 1.01 safety factor); the Newton–Schulz quintic
+   * `(1.875, −1.25, 0.375)` follows it until tol.
+   */
+  static schedule(lowerBound = 1e-5): number[][] {
+    const lb = checkNumber(lowerBound, 'lowerBound');
+    return binding.polarSchedule(lb);
+  }
+}
