@@ -232,7 +232,7 @@ async function main() {
   const versions = { node: process.version, ...ours.versions(), ...(await mlm.versions()), numpy };
   console.log(`orthogonium-node benchmarks ${started.toISOString()}${o.quick ? ' (quick)' : ''}`);
   console.log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memory_gib} GiB; load ${machine.loadavg_start.map((x) => x.toFixed(2)).join(' ')}`);
-  console.log(`versions: node ${versions.node}, ${versions.cpu} (${versions.threads} threads), ml-matrix ${versions['ml-matrix']}`);
+  console.log(`versions: node ${versions.node}, ${versions.cpu} (${versions.threads} threads, kernels ${versions.cpuKernels} on a ${versions.cpuLevel ?? '?'} CPU), ml-matrix ${versions['ml-matrix']}`);
   if (numpy) console.log(`numpy anchor: numpy ${numpy.numpy} (${numpy.blas ?? 'BLAS unknown'}), scipy ${numpy.scipy ?? 'absent'}`);
   else if (!o.impls || o.impls.includes('numpy')) console.log('numpy anchor: skipped (python3 with numpy not found)');
 

@@ -130,5 +130,12 @@ export function gemmCeiling(dtype, [batch, m, n, k], reps) {
 export function versions() {
   const api = load();
   const cpu = api.backends().find((b) => b.name === 'cpu');
-  return { 'orthogonium-node': require(path.join(root, 'package.json')).version, cpu: cpu?.detail, threads: cpu?.threads };
+  return {
+    'orthogonium-node': require(path.join(root, 'package.json')).version,
+    cpu: cpu?.detail,
+    threads: cpu?.threads,
+    // the CPU kernels' x86-64 level (ORTHO_CPU_LEVEL forces one) and the CPU's own
+    cpuKernels: cpu?.level,
+    cpuLevel: cpu?.cpuLevel,
+  };
 }

@@ -3,9 +3,9 @@
 // operands and sets up cache blocking on each call; at 32 x 32 that costs
 // more than the product itself, and a batch of 4096 such products is the
 // whole of a Björck step. Written with GCC/Clang vector extensions (one
-// 32-byte vector: one AVX register with FMA in the v3 and v4 libraries, two
-// SSE or NEON registers in the baseline and arm64 ones); other compilers
-// keep Eigen (ORTHO_SMALL_KERNELS is 0).
+// AVX register with FMA in the v3 and v4 libraries, one SSE or NEON register
+// in the baseline, v2 and arm64 ones); other compilers keep Eigen
+// (ORTHO_SMALL_KERNELS is 0).
 #pragma once
 
 #include <algorithm>
@@ -32,10 +32,18 @@ inline constexpr int64_t kSmallDim = 64;
 
 #if ORTHO_SMALL_KERNELS
 
+// One vector register: 32 bytes with AVX; 16 (SSE2, NEON) without it, where
+// a 32-byte vector type would be lowered to scalar code.
+#if defined(__AVX__)
+#define ORTHO_VEC_BYTES 32
+#else
+#define ORTHO_VEC_BYTES 16
+#endif
+
 template <typename T>
 struct Vec {
-  typedef T type __attribute__((vector_size(32)));
-  static constexpr int width = 32 / sizeof(T);
+  typedef T type __attribute__((vector_size(ORTHO_VEC_BYTES)));
+  static constexpr int width = ORTHO_VEC_BYTES / sizeof(T);
 };
 
 template <typename T>
@@ -49,7 +57,7 @@ inline void storeVec(T* p, typename Vec<T>::type v) {
   std::memcpy(p, &v, sizeof v);
 }
 
-/// Columns per register tile: two vectors (16 floats, 8 doubles).
+/// Columns per register tile: two vectors (16 floats, 8 doubles with AVX).
 template <typename T>
 inline constexpr int kNR = 2 * Vec<T>::width;
 /// Rows per register tile: 4 rows x 2 vectors = 8 accumulators, enough to
