@@ -54,12 +54,14 @@ describe('CPU dispatch', function () {
     }
   };
   // Runs `script` in a child Node with the package at `dir` and `env` added.
-  const child = (dir, script, env = {}) => {
-    const r = spawnSync(process.execPath, ['-e', script], {
-      cwd: dir, encoding: 'utf8', env: { ...process.env, ...env },
-    });
-    return r;
+  // The environment of a child: this one without ORTHO_CPU_LEVEL (the suite
+  // may itself run at a forced level), plus `env`.
+  const childEnv = (env = {}) => {
+    const e = { ...process.env };
+    delete e.ORTHO_CPU_LEVEL;
+    return { ...e, ...env };
   };
+  const child = (dir, script, env = {}) => spawnSync(process.execPath, ['-e', script], { cwd: dir, encoding: 'utf8', env: childEnv(env) });
   // What a child prints about the CPU backend and one Björck forward
   // checked against the identity QᵀQ = I (float64, an independent check).
   const PROBE = `
@@ -90,9 +92,9 @@ describe('CPU dispatch', function () {
     expect(cpu.levels).to.include(cpu.level);
     if (process.arch !== 'x64') return;
     expect(LEVELS).to.include(cpu.cpuLevel);
-    // the default is the best level built that this CPU runs
+    // the default is the best level built that this CPU runs (unless forced)
     const runnable = cpu.levels.filter((l) => LEVELS.indexOf(l) <= LEVELS.indexOf(cpu.cpuLevel));
-    expect(cpu.level).to.equal(runnable[runnable.length - 1]);
+    expect(cpu.level).to.equal(process.env.ORTHO_CPU_LEVEL || runnable[runnable.length - 1]);
   });
 
   it('CPUID reports at least the level features /proc/cpuinfo shows (which may hide some)', function () {
@@ -172,7 +174,7 @@ describe('CPU dispatch', function () {
       expect(r.message).to.contain('the CPU kernels could not be loaded').and.contain('orthogonium-cpu-');
       // the command line says so in its error format, exit 1, no stack trace
       const cli = spawnSync(process.execPath, [path.join(dir, 'bin', 'orthogonium.js'), 'demo'], {
-        encoding: 'utf8', env: { ...process.env, PREBUILDS_ONLY: '' },
+        encoding: 'utf8', env: childEnv({ PREBUILDS_ONLY: '' }),
       });
       expect(cli.status).to.equal(1);
       expect(cli.stderr).to.match(/^error \[ERR_ORTHO_DEVICE\]: orthogonium-node cannot use the cpu: the CPU kernels could not be loaded/);
@@ -207,7 +209,7 @@ describe('CPU dispatch', function () {
       if (!dispatch || spawnSync('qemu-x86_64', ['--version']).status !== 0) this.skip();
       this.timeout(300000);
       const r = spawnSync('qemu-x86_64', ['-cpu', model, process.execPath, '-e', PROBE.replace("cpu.level,", "cpu.level, cpuLevel: cpu.cpuLevel,")], {
-        cwd: root, encoding: 'utf8', env: process.env,
+        cwd: root, encoding: 'utf8', env: childEnv(),
       });
       expect(r.signal, r.stderr).to.equal(null);
       expect(r.status, r.stderr).to.equal(0);
