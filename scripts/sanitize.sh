@@ -27,12 +27,10 @@ if [ ! -e "$asan" ] || [ "$asan" = libasan.so ]; then
   exit 1
 fi
 
-# One kernel level: x86-64-v3 where this CPU runs it, else baseline.
-level=baseline
-if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && grep -qw bmi2 /proc/cpuinfo \
-  && grep -qw f16c /proc/cpuinfo && grep -qw movbe /proc/cpuinfo; then
-  level=v3
-fi
+# One kernel level: the best this CPU runs, as CPUID tells the addon of
+# build/ (npm ci built it); baseline when there is none.
+level=$(node -p "require('./').backends().find((b) => b.name === 'cpu').cpuLevel" 2>/dev/null || echo baseline)
+case "$level" in baseline | v2 | v3 | v4) ;; *) level=baseline ;; esac
 
 [ -f dist/index.js ] || node_modules/.bin/tsc -p tsconfig.json
 echo "sanitize: building the ASan + UBSan addon and kernel level $level into $out/cmake"

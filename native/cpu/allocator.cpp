@@ -1,7 +1,14 @@
 #include "allocator.h"
 
+#ifdef _WIN32
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <windows.h>
+#else
 #include <sys/mman.h>
 #include <unistd.h>
+#endif
 
 #include <cstdint>
 #include <cstdlib>
@@ -33,7 +40,13 @@ void smallFree(void* p) noexcept { std::free(static_cast<void**>(p)[-1]); }
 
 std::size_t pageRound(std::size_t bytes) {
   static const std::size_t page = [] {
+#ifdef _WIN32
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    long s = static_cast<long>(si.dwAllocationGranularity);
+#else
     long s = sysconf(_SC_PAGESIZE);
+#endif
     return s > 0 ? static_cast<std::size_t>(s) : std::size_t(4096);
   }();
   return (bytes + page - 1) / page * page;
@@ -46,12 +59,21 @@ std::size_t pageRound(std::size_t bytes) {
 // it; every async call runs on one of libuv's threads, each with its own
 // arena. Pages of our own go back to the system the moment they are freed,
 // and the cache above keeps the reuse that saves the page faults.
+// (Windows: VirtualAlloc and VirtualFree, the same contract.)
+#ifdef _WIN32
+void* largeAllocate(std::size_t bytes) noexcept {
+  return VirtualAlloc(nullptr, pageRound(bytes), MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+}
+
+void largeFree(void* p, std::size_t) noexcept { VirtualFree(p, 0, MEM_RELEASE); }
+#else
 void* largeAllocate(std::size_t bytes) noexcept {
   void* p = mmap(nullptr, pageRound(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? nullptr : p;
 }
 
 void largeFree(void* p, std::size_t bytes) noexcept { munmap(p, pageRound(bytes)); }
+#endif
 
 }  // namespace
 

@@ -34,12 +34,6 @@ void hostThrowError(const char* c, int kind, const char* message) {
 
 const HostServices kHost{kKernelAbi, &cpuThreads, &hostParallelFor, &hostThrowError};
 
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
-  return out;
-}
-
 KernelChoice refuse(KernelChoice k, const char* code, const std::string& why) {
   k.errorCode = code;
   k.error = why;
@@ -47,6 +41,12 @@ KernelChoice refuse(KernelChoice k, const char* code, const std::string& why) {
 }
 
 #if ORTHO_CPU_DISPATCH
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
+  return out;
+}
+
 // The folder of this addon: the kernel libraries lie beside it.
 std::string addonFolder() {
   Dl_info info{};
@@ -125,10 +125,7 @@ KernelChoice choose() {
   for (Level l : tries) {
     std::string why;
     const std::string file = fileOf(l);
-    if ((k.set = open(file, levelName(l), why))) {
-      k.file = file;
-      return k;
-    }
+    if ((k.set = open(file, levelName(l), why))) return k;
     errors += (errors.empty() ? "" : "; ") + std::string(levelName(l)) + ": " + why;
   }
   return refuse(k, code::kDevice, "the CPU kernels could not be loaded (" + errors + ")");

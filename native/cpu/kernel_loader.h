@@ -12,7 +12,6 @@ namespace ortho::cpu {
 struct KernelChoice {
   const KernelSet* set = nullptr;   ///< null when no kernels could be used
   std::vector<std::string> built;   ///< the levels this build holds, lowest first
-  std::string file;                 ///< the library loaded (empty when linked in)
   const char* errorCode = nullptr;  ///< when !set: the code to throw
   std::string error;                ///< when !set: why
 };
