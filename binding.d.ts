@@ -101,6 +101,14 @@ export interface Binding {
    */
   cudaLibraries(): { built: boolean; ok: boolean; versions?: string; files?: string[]; reason?: string };
   /**
+   * @internal Tests and diagnostics: cuda:`index`'s caching allocator (bytes
+   * in live blocks, in cached freed blocks, and the cap on those,
+   * ORTHO_CUDA_CACHE_MB) and the device's free and total memory as the
+   * driver reports them (every process's use). Creates the device's backend
+   * when needed; throws as any use of an unavailable device does.
+   */
+  cudaMemory(index: number): { liveBytes: number; cachedBytes: number; maxCachedBytes: number; deviceFreeBytes: number; deviceTotalBytes: number };
+  /**
    * @internal Benchmarks only (bench/): seconds per call, one entry per rep,
    * of the backend's own batched GEMM C = A B (row-major, beta 0) on
    * `batch` products of (m x k)(k x n).

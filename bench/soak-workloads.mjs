@@ -48,9 +48,12 @@ const MIX_SHAPES = [
 
 /**
  * The function running one call of workload `name` (a key of WORKLOADS).
- * `root` is the package's root (for the command line's files).
+ * `root` is the package's root (for the command line's files); `dir` the
+ * folder the command line's files go in (default: the system's temporary
+ * folder; each run of `orthogonium orthogonalize` syncs its output to
+ * disk, which a memory file system such as /dev/shm makes free).
  */
-export async function makeWorkload(ortho, name, { root } = {}) {
+export async function makeWorkload(ortho, name, { root, dir } = {}) {
   const { Tensor } = ortho;
   switch (name) {
     case 'clone': {
@@ -93,7 +96,7 @@ export async function makeWorkload(ortho, name, { root } = {}) {
     case 'workers':
       return workerWorkload();
     case 'cli':
-      return cliWorkload(root);
+      return cliWorkload(root, dir);
     default:
       throw new Error(`unknown workload '${name}' (${Object.keys(WORKLOADS).join(', ')})`);
   }
@@ -178,10 +181,10 @@ function workerWorkload() {
     });
 }
 
-async function cliWorkload(root) {
+async function cliWorkload(root, parent = os.tmpdir()) {
   const { main } = await import(path.join(root, 'dist/cli/main.js'));
   const { encodeSafetensorsHeader } = await import(path.join(root, 'dist/io/safetensors.js'));
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'orthogonium-soak-'));
+  const dir = fs.mkdtempSync(path.join(parent, 'orthogonium-soak-'));
   process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   const input = path.join(dir, 'in.safetensors');
   const specs = [

@@ -6,11 +6,23 @@
 // writes a plot of RSS against calls (SVG) and the samples (JSON).
 //
 //   node bench/soak.mjs [--workload mix] [--calls 40000] [--samples 40]
-//                       [--svg FILE] [--json FILE] [--label TEXT]
+//                       [--svg FILE] [--json FILE] [--label TEXT] [--dir DIR]
 //   node bench/soak.mjs --plot FILE.svg A.json [B.json ...]   (several runs in one plot)
 //
 // --leak BYTES keeps BYTES of zero-filled memory per call on purpose: the
 // leak the soak must detect (test/75.soak.test.mjs checks that it does).
+// --dir: where the cli workload writes its files (default: the system's
+// temporary folder).
+//
+// Each sample records, beside RSS, V8's heap (heapTotal, heapUsed, and the
+// committed size of each space), external and ArrayBuffer memory, and on
+// Linux the anonymous and file-backed parts of RSS and the open file
+// descriptors: what grows tells where. V8's young generation (new_space)
+// starts small and doubles, up to twice --max-semi-space-size (32 MiB on
+// 64-bit Node 20), as the objects that survive its collections add up: a
+// bounded step that a workload allocating much short-lived JS (the
+// command line) takes late. Node options given to this script (e.g.
+// --max-semi-space-size=1, which pins it small) reach the measured process.
 //
 // Workloads: see WORKLOADS in bench/soak-workloads.mjs (mix, clone, randn,
 // forward, modules, workers, cli). The first quarter of the calls is the
@@ -22,6 +34,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import * as v8 from 'node:v8';
 import { WORKLOADS, makeWorkload } from './soak-workloads.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -45,10 +58,11 @@ const { values: opt, positionals } = parseArgs({
     plot: { type: 'string' },
     quiet: { type: 'boolean', default: false },
     leak: { type: 'string', default: '0' },
+    dir: { type: 'string' },
   },
 });
 
-const DEFAULT_CALLS = { mix: 40000, small: 40000, clone: 40000, randn: 40000, forward: 40000, modules: 10000, workers: 400, cli: 2000 };
+const DEFAULT_CALLS = { mix: 40000, small: 40000, clone: 40000, randn: 40000, forward: 40000, modules: 10000, workers: 400, cli: 8000 };
 
 /** Least-squares slope of y against x. */
 function slope(xs, ys) {
@@ -145,14 +159,14 @@ if (!Object.hasOwn(WORKLOADS, opt.workload)) {
 const calls = Number(opt.calls ?? DEFAULT_CALLS[opt.workload]);
 const nSamples = Math.max(4, Number(opt.samples));
 const ortho = await import('../index.mjs');
-const step = await makeWorkload(ortho, opt.workload, { root });
+const step = await makeWorkload(ortho, opt.workload, { root, dir: opt.dir });
 const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, node ${process.version}, ${process.platform}`;
 const label = opt.label ?? opt.workload;
 if (!opt.quiet) {
   console.log(`soak: ${opt.workload}: ${WORKLOADS[opt.workload]}`);
   console.log(`${calls} calls on ${machine}; ORTHO_CPU_CACHE_MB=${process.env.ORTHO_CPU_CACHE_MB ?? '(default 256)'}`);
-  console.log('| calls | RSS (MiB) | heapUsed (MiB) | external (MiB) | seconds |');
-  console.log('|---:|---:|---:|---:|---:|');
+  console.log('| calls | RSS (MiB) | heapTotal (MiB) | heapUsed (MiB) | external (MiB) | open fds | seconds |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|');
 }
 const leakBytes = Number(opt.leak);
 const leaked = [];
@@ -161,13 +175,40 @@ const t0 = performance.now();
 // Node-API finalizers run from the event loop after the GC that found their
 // objects dead: collect, let them run, collect what they released, measure.
 const settle = () => new Promise((r) => setImmediate(r));
+// Where the resident memory is, beside V8's totals (Linux; null elsewhere):
+// anonymous pages (heaps, V8, our blocks) and file-backed ones, and the
+// open file descriptors.
+function procStatus() {
+  try {
+    const st = fs.readFileSync('/proc/self/status', 'utf8');
+    const kib = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(st)?.[1] ?? NaN) * 1024;
+    return { rssAnon: kib('RssAnon'), rssFile: kib('RssFile'), fds: fs.readdirSync('/proc/self/fd').length };
+  } catch {
+    return { rssAnon: null, rssFile: null, fds: null };
+  }
+}
 const sample = async (done) => {
   globalThis.gc();
   await settle();
   globalThis.gc();
   const m = process.memoryUsage();
-  samples.push({ calls: done, rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, seconds: (performance.now() - t0) / 1000 });
-  if (!opt.quiet) console.log(`| ${done} | ${mib(m.rss)} | ${mib(m.heapUsed)} | ${mib(m.external)} | ${((performance.now() - t0) / 1000).toFixed(1)} |`);
+  // V8's committed size per heap space (new space, old space, code space, large objects, ...).
+  const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((sp) => [sp.space_name, sp.space_size]));
+  samples.push({
+    calls: done,
+    rss: m.rss,
+    heapTotal: m.heapTotal,
+    heapUsed: m.heapUsed,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+    ...procStatus(),
+    spaces,
+    seconds: (performance.now() - t0) / 1000,
+  });
+  if (!opt.quiet)
+    console.log(
+      `| ${done} | ${mib(m.rss)} | ${mib(m.heapTotal)} | ${mib(m.heapUsed)} | ${mib(m.external)} | ${samples.at(-1).fds ?? '-'} | ${((performance.now() - t0) / 1000).toFixed(1)} |`,
+    );
 };
 await sample(0);
 let done = 0;

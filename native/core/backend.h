@@ -279,8 +279,21 @@ struct CudaLibrariesInfo {
   std::string reason;  ///< why not, when !ok
 };
 
+/// One CUDA device's memory as its caching allocator sees it (tests and
+/// diagnostics), and as the driver reports it (cudaMemGetInfo: the whole
+/// device, every process; 0 when the call fails).
+struct CudaMemoryInfo {
+  std::size_t liveBytes = 0;       ///< in blocks handed out (tensors, scratch)
+  std::size_t cachedBytes = 0;     ///< in freed blocks kept for reuse
+  std::size_t maxCachedBytes = 0;  ///< the cap on cachedBytes (ORTHO_CUDA_CACHE_MB)
+  std::size_t deviceFreeBytes = 0;
+  std::size_t deviceTotalBytes = 0;
+};
+
 /// Implemented by cuda/ when compiled with CUDA, else by core/no_cuda.cpp.
 Backend& cudaBackend(int index);
+/// Creates the device's backend when needed; throws as cudaBackend() does.
+CudaMemoryInfo cudaMemory(int index);
 BackendInfo cudaInfo();
 CudaLibrariesInfo cudaLibraries();
 

@@ -5,10 +5,14 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdlib>
 #include <map>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include "error.h"
 
 namespace ortho {
 
@@ -22,6 +26,27 @@ inline std::size_t eighthSizeClass(std::size_t bytes, std::size_t minClass) {
   while ((std::size_t(16) << e) <= bytes) ++e;  // 8 * 2^e <= bytes < 16 * 2^e
   const std::size_t unit = std::size_t(1) << e;
   return (bytes + unit - 1) / unit * unit;
+}
+
+/// The most a cache may hold, in bytes, as the environment variable `name`
+/// sets it (ORTHO_CPU_CACHE_MB, ORTHO_CUDA_CACHE_MB): whole MiB, decimal
+/// digits only, from 0 (cache nothing) to 1048576 (1 TiB); `fallback` bytes
+/// when unset or empty (`fallbackText` says what that is, for the message).
+/// Anything else throws ERR_ORTHO_INVALID_ARG naming the variable, what it
+/// holds and what it takes: a typo must not silently leave a memory bound
+/// at its default.
+inline std::size_t cacheLimitFromEnv(const char* name, std::size_t fallback, const char* fallbackText) {
+  constexpr unsigned long long kMaxMb = 1ull << 20;
+  const char* env = std::getenv(name);
+  if (!env || !*env) return fallback;
+  bool digits = true;
+  for (const char* c = env; *c; ++c) digits = digits && *c >= '0' && *c <= '9';
+  unsigned long long mb = kMaxMb + 1;
+  if (digits && std::string(env).size() <= 8) mb = std::strtoull(env, nullptr, 10);
+  if (mb > kMaxMb)
+    fail(code::kInvalidArg, ErrorKind::Error, name, "='", env, "' is not a cache size: give whole MiB from 0 to ",
+         kMaxMb, " (0 caches nothing), or leave it unset for the default (", fallbackText, ")");
+  return static_cast<std::size_t>(mb) << 20;
 }
 
 class FreeLists {

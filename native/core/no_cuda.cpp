@@ -8,6 +8,8 @@ static const char* kReason =
 
 Backend& cudaBackend(int) { fail(code::kDevice, ErrorKind::Error, "CUDA is not available: ", kReason); }
 
+CudaMemoryInfo cudaMemory(int) { fail(code::kDevice, ErrorKind::Error, "CUDA is not available: ", kReason); }
+
 BackendInfo cudaInfo() {
   BackendInfo info;
   info.name = "cuda";

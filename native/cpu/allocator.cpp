@@ -125,13 +125,8 @@ void BlockCache::trim() noexcept {
   all.releaseAll([](void* p, std::size_t cls) { largeFree(p, cls); });
 }
 
-std::size_t BlockCache::readMaxCached() {
-  if (const char* env = std::getenv("ORTHO_CPU_CACHE_MB")) {
-    char* end = nullptr;
-    unsigned long long mb = std::strtoull(env, &end, 10);
-    if (end != env && *end == '\0' && mb <= (1ull << 20)) return static_cast<std::size_t>(mb) << 20;
-  }
-  return std::size_t(256) << 20;
+std::size_t BlockCache::cacheLimit() {
+  return cacheLimitFromEnv("ORTHO_CPU_CACHE_MB", kDefaultCacheMb << 20, "256 MiB");
 }
 
 // 64-byte multiples below kMinCached; above, eighths of a power of two

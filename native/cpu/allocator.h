@@ -17,6 +17,12 @@ namespace ortho {
 /// already recycles them. Thread-safe.
 class BlockCache {
  public:
+  /// The default cap on cached blocks, in MiB.
+  static constexpr std::size_t kDefaultCacheMb = 256;
+  /// The cap ORTHO_CPU_CACHE_MB sets, in bytes (kDefaultCacheMb when unset);
+  /// throws ERR_ORTHO_INVALID_ARG for a value that is not whole MiB.
+  static std::size_t cacheLimit();
+
   /// A 64-byte aligned block of at least `bytes`; throws
   /// ERR_ORTHO_OUT_OF_MEMORY.
   void* allocate(std::size_t bytes);
@@ -32,10 +38,9 @@ class BlockCache {
   // memory now, and an idle process must not sit on a large cache.
   static constexpr std::size_t kMinCached = std::size_t(64) << 10;
   static constexpr std::size_t kMaxBlock = std::size_t(32) << 20;
-  static std::size_t readMaxCached();
   static std::size_t sizeClass(std::size_t bytes);
 
-  const std::size_t maxCached_ = readMaxCached();
+  const std::size_t maxCached_ = cacheLimit();
   std::mutex m_;
   FreeLists free_;
 };

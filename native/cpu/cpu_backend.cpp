@@ -41,7 +41,8 @@ class CpuBackend final : public Backend {
 Backend& cpuBackend() {
   const cpu::KernelChoice& k = cpu::kernelChoice();
   if (!k.set) fail(k.errorCode, ErrorKind::Error, "orthogonium-node cannot use the cpu: ", k.error);
-  // Leaked on purpose, as the cache above.
+  // Leaked on purpose, as the cache above. A wrong ORTHO_CPU_CACHE_MB throws
+  // from the constructor (ERR_ORTHO_INVALID_ARG), every time it is asked.
   static CpuBackend& backend = *new CpuBackend(*k.set);
   return backend;
 }
@@ -53,6 +54,12 @@ BackendInfo cpuInfo() {
   info.name = "cpu";
   info.available = k.set != nullptr;
   if (!k.set) info.reason = k.error;
+  try {
+    BlockCache::cacheLimit();
+  } catch (const OrthoError& e) {
+    if (info.available) info.reason = e.what();
+    info.available = false;
+  }
   info.threads = cpuThreads();
   if (k.set) {
     info.detail = k.set->detail;

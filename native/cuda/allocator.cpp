@@ -9,6 +9,10 @@ namespace ortho::cuda {
 
 std::size_t CachingAllocator::sizeClass(std::size_t bytes) { return eighthSizeClass(bytes, 512); }
 
+std::size_t CachingAllocator::cacheLimit(std::size_t deviceBytes) {
+  return cacheLimitFromEnv("ORTHO_CUDA_CACHE_MB", deviceBytes / kDefaultFraction, "a quarter of the device's memory");
+}
+
 void* CachingAllocator::allocate(std::size_t bytes) {
   if (bytes == 0) return nullptr;
   const std::size_t size = sizeClass(bytes);
@@ -46,18 +50,36 @@ void* CachingAllocator::allocate(std::size_t bytes) {
 
 void CachingAllocator::deallocate(void* p) noexcept {
   if (!p) return;
-  try {
+  {
     std::lock_guard<std::mutex> g(mutex_);
     auto it = live_.find(p);
     if (it == live_.end()) return;  // not ours: never hand it out again
     const std::size_t size = it->second;
-    free_.put(p, size);  // first: if it throws, the block stays live (leaked)
+    if (free_.bytes() + size <= maxCached_) {
+      try {
+        free_.put(p, size);  // first: if it throws, the block is freed below
+        live_.erase(it);
+        liveBytes_ -= size;
+        return;
+      } catch (...) {
+        // Bookkeeping failed (out of host memory): free the block instead.
+      }
+    }
     live_.erase(it);
     liveBytes_ -= size;
-  } catch (...) {
-    // Bookkeeping failed (out of host memory): the block is leaked, which
-    // is safe; freeing it here could race with queued work.
   }
+  // Outside the lock: cudaFree waits for the device, and other threads
+  // allocate and free meanwhile.
+  release(p);
+}
+
+void CachingAllocator::release(void* p) noexcept {
+  int current = -1;
+  const bool known = cudaGetDevice(&current) == cudaSuccess;
+  if (!known || current != device_) cudaSetDevice(device_);
+  cudaFree(p);  // synchronizes: queued work using p is done first
+  if (known && current != device_) cudaSetDevice(current);
+  cudaGetLastError();
 }
 
 void CachingAllocator::emptyCache() noexcept {
@@ -67,9 +89,7 @@ void CachingAllocator::emptyCache() noexcept {
     blocks = free_.takeAll();
   }
   if (blocks.empty()) return;
-  cudaSetDevice(device_);
-  blocks.releaseAll([](void* p) { cudaFree(p); });  // synchronizes: queued work using p is done first
-  cudaGetLastError();
+  blocks.releaseAll([this](void* p) { release(p); });
 }
 
 std::size_t CachingAllocator::liveBytes() {

@@ -37,7 +37,11 @@ struct Probe {
   int deviceCount = 0;
   std::vector<std::string> names;
   std::vector<int> computeCapability;  // major * 10 + minor
+  std::vector<std::size_t> memoryBytes;  // totalGlobalMem
   std::string detail;
+  /// The error code of using CUDA when it is unavailable: ERR_ORTHO_DEVICE,
+  /// or ERR_ORTHO_INVALID_ARG for a setting that is wrong.
+  const char* reasonCode = code::kDevice;
 };
 
 Probe probeOnce() {
@@ -71,10 +75,12 @@ Probe probeOnce() {
       cudaGetLastError();
       p.names.push_back("?");
       p.computeCapability.push_back(0);
+      p.memoryBytes.push_back(0);
       continue;
     }
     p.names.emplace_back(prop.name);
     p.computeCapability.push_back(prop.major * 10 + prop.minor);
+    p.memoryBytes.push_back(prop.totalGlobalMem);
     detail << "; cuda:" << i << " " << prop.name << " (sm_" << prop.major << prop.minor << ", "
            << (prop.totalGlobalMem >> 20) << " MiB)";
   }
@@ -87,7 +93,20 @@ Probe probeOnce() {
       for (const std::string& f : libs.files) detail << ' ' << f;
       const char* fused = std::getenv("ORTHO_CUDA_FUSED");
       detail << "; fused kernels " << (fused && std::strcmp(fused, "0") == 0 ? "off (ORTHO_CUDA_FUSED=0)" : "on");
-      p.available = true;
+      try {
+        // The cap of each device's cache of freed blocks (checked here so
+        // that a wrong value shows in backends() and fails every use).
+        const char* cap = std::getenv("ORTHO_CUDA_CACHE_MB");
+        const std::size_t bytes = cuda::CachingAllocator::cacheLimit(0);
+        if (cap && *cap)
+          detail << "; freed blocks cached up to " << (bytes >> 20) << " MiB per device (ORTHO_CUDA_CACHE_MB)";
+        else
+          detail << "; freed blocks cached up to a quarter of each device's memory (ORTHO_CUDA_CACHE_MB unset)";
+        p.available = true;
+      } catch (const OrthoError& e) {
+        p.reason = e.what();
+        p.reasonCode = e.code();
+      }
     }
   }
   p.detail = detail.str();
@@ -103,7 +122,8 @@ const Probe& probe() {
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int index) : alloc_(index), f32_(ctx_), f64_(ctx_) {
+  CudaBackend(int index, std::size_t memoryBytes)
+      : alloc_(index, cuda::CachingAllocator::cacheLimit(memoryBytes)), f32_(ctx_), f64_(ctx_) {
     const cudalib::LoadResult& libs = cudalib::load();
     ctx_.index = index;
     ctx_.api = &libs.api;
@@ -160,6 +180,8 @@ class CudaBackend final : public Backend {
   Primitives<float>& f32() override { return f32_; }
   Primitives<double>& f64() override { return f64_; }
 
+  cuda::CachingAllocator& allocator() { return alloc_; }
+
  private:
   DeviceContext ctx_;
   cuda::CachingAllocator alloc_;
@@ -170,11 +192,10 @@ class CudaBackend final : public Backend {
   cuda::CudaPrimitives<double> f64_;
 };
 
-}  // namespace
-
-Backend& cudaBackend(int index) {
+// The backend of cuda:index, created on first use.
+CudaBackend& cudaBackendOf(int index) {
   const Probe& p = probe();
-  if (!p.available) fail(code::kDevice, ErrorKind::Error, "CUDA is not available: ", p.reason);
+  if (!p.available) fail(p.reasonCode, ErrorKind::Error, "CUDA is not available: ", p.reason);
   if (index < 0 || index >= p.deviceCount) {
     std::ostringstream names;
     for (int i = 0; i < p.deviceCount; ++i) names << (i ? ", " : "") << "cuda:" << i << " " << p.names[i];
@@ -191,8 +212,27 @@ Backend& cudaBackend(int index) {
   std::lock_guard<std::mutex> g(mutex);
   if (backends.empty()) backends.resize(static_cast<std::size_t>(p.deviceCount), nullptr);
   CudaBackend*& slot = backends[static_cast<std::size_t>(index)];
-  if (!slot) slot = new CudaBackend(index);  // throws ERR_ORTHO_CUDA; a later call retries
+  if (!slot) slot = new CudaBackend(index, p.memoryBytes[static_cast<std::size_t>(index)]);  // throws ERR_ORTHO_CUDA; a later call retries
   return *slot;
+}
+
+}  // namespace
+
+Backend& cudaBackend(int index) { return cudaBackendOf(index); }
+
+CudaMemoryInfo cudaMemory(int index) {
+  cuda::CachingAllocator& a = cudaBackendOf(index).allocator();
+  CudaMemoryInfo m;
+  m.liveBytes = a.liveBytes();
+  m.cachedBytes = a.cachedBytes();
+  m.maxCachedBytes = a.maxCachedBytes();
+  int current = 0;
+  cudaGetDevice(&current);
+  cudaSetDevice(index);
+  if (cudaMemGetInfo(&m.deviceFreeBytes, &m.deviceTotalBytes) != cudaSuccess) m.deviceFreeBytes = m.deviceTotalBytes = 0;
+  cudaSetDevice(current);
+  cudaGetLastError();
+  return m;
 }
 
 BackendInfo cudaInfo() {

@@ -218,6 +218,24 @@ Napi::Value CudaLibraries(const Napi::CallbackInfo& info) {
   });
 }
 
+// cudaMemory(index): a CUDA device's allocator and memory (tests, diagnostics).
+Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    Napi::Value v = arg(info, 0);
+    if (!v.IsNumber() || v.As<Napi::Number>().DoubleValue() != v.As<Napi::Number>().Int32Value())
+      fail(code::kInvalidArg, ErrorKind::TypeError, "cudaMemory: the device index must be an integer");
+    const CudaMemoryInfo m = cudaMemory(v.As<Napi::Number>().Int32Value());
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("liveBytes", static_cast<double>(m.liveBytes));
+    o.Set("cachedBytes", static_cast<double>(m.cachedBytes));
+    o.Set("maxCachedBytes", static_cast<double>(m.maxCachedBytes));
+    o.Set("deviceFreeBytes", static_cast<double>(m.deviceFreeBytes));
+    o.Set("deviceTotalBytes", static_cast<double>(m.deviceTotalBytes));
+    return o;
+  });
+}
+
 // Why a cleanup hook: in a worker thread the environment can end long
 // before the process, and finalizers are not guaranteed to run then.
 void Cleanup(void* arg) {
@@ -259,6 +277,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
   exports.Set("polarSchedule", Napi::Function::New(env, PolarSchedule, "polarSchedule"));
   exports.Set("cudaLibraries", Napi::Function::New(env, CudaLibraries, "cudaLibraries"));
+  exports.Set("cudaMemory", Napi::Function::New(env, CudaMemory, "cudaMemory"));
   registerBenchHooks(env, exports);  // internal: bench/ only
   return exports;
 }

@@ -5,6 +5,7 @@
 #undef blockDim
 #undef gridDim
 #include <ucontext.h>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -113,22 +114,52 @@ using namespace emu;
 cudaError_t cudaGetDeviceCount(int* n) { *n = 1; return cudaSuccess; }
 cudaError_t cudaDriverGetVersion(int* v) { *v = 13000; return cudaSuccess; }
 cudaError_t cudaRuntimeGetVersion(int* v) { *v = 13000; return cudaSuccess; }
-cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) { std::strcpy(p->name, "Emulated GPU"); p->major = 9; p->minor = 0; p->totalGlobalMem = size_t(1) << 34; return cudaSuccess; }
 cudaError_t cudaSetDevice(int d) { return d == 0 ? cudaSuccess : cudaErrorInvalidValue; }
+cudaError_t cudaGetDevice(int* d) { *d = 0; return cudaSuccess; }
 cudaError_t cudaGetLastError() { auto e = lastError; lastError = cudaSuccess; return e; }
 const char* cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ? "no error" : "emulated error"; }
 const char* cudaGetErrorName(cudaError_t e) { return e == cudaSuccess ? "cudaSuccess" : "cudaErrorEmulated"; }
-static size_t liveDeviceBytes = 0;
+// Device memory: host blocks, each after a header holding its size, so that
+// cudaMemGetInfo reports what the process holds (free = total - held).
+// ORTHO_EMU_DEVICE_MB makes the device that small: cudaMalloc beyond it
+// fails with cudaErrorMemoryAllocation, as on a full GPU.
+constexpr size_t kHeader = sizeof(size_t) * 2;
+static std::atomic<size_t> liveDeviceBytes{0};
+static size_t deviceBytes() {
+  static const size_t total = [] {
+    const char* mb = std::getenv("ORTHO_EMU_DEVICE_MB");
+    return mb && *mb ? size_t(std::strtoull(mb, nullptr, 10)) << 20 : size_t(1) << 34;
+  }();
+  return total;
+}
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) { std::strcpy(p->name, "Emulated GPU"); p->major = 9; p->minor = 0; p->totalGlobalMem = deviceBytes(); return cudaSuccess; }
 cudaError_t cudaMalloc(void** p, size_t n) {
-  void* q = std::malloc(n + sizeof(size_t) * 2);
-  if (!q) return cudaErrorMemoryAllocation;
-  std::memset(q, 0xFF, n + sizeof(size_t) * 2);  // NaN pattern for unwritten device memory
-  *p = static_cast<char*>(q) + sizeof(size_t) * 2;
-  liveDeviceBytes += n;
+  if (liveDeviceBytes.fetch_add(n) + n > deviceBytes()) {
+    liveDeviceBytes -= n;
+    return cudaErrorMemoryAllocation;
+  }
+  void* q = std::malloc(n + kHeader);
+  if (!q) {
+    liveDeviceBytes -= n;
+    return cudaErrorMemoryAllocation;
+  }
+  std::memset(q, 0xFF, n + kHeader);  // NaN pattern for unwritten device memory
+  *static_cast<size_t*>(q) = n;
+  *p = static_cast<char*>(q) + kHeader;
   return cudaSuccess;
 }
-cudaError_t cudaFree(void* p) { if (p) std::free(static_cast<char*>(p) - sizeof(size_t) * 2); return cudaSuccess; }
-cudaError_t cudaMemGetInfo(size_t* f, size_t* t) { *f = 1; *t = 2; return cudaSuccess; }
+cudaError_t cudaFree(void* p) {
+  if (!p) return cudaSuccess;
+  void* q = static_cast<char*>(p) - kHeader;
+  liveDeviceBytes -= *static_cast<size_t*>(q);
+  std::free(q);
+  return cudaSuccess;
+}
+cudaError_t cudaMemGetInfo(size_t* f, size_t* t) {
+  *t = deviceBytes();
+  *f = *t - liveDeviceBytes.load();
+  return cudaSuccess;
+}
 cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind, cudaStream_t) { std::memmove(d, s, n); return cudaSuccess; }
 cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t) { std::memset(d, v, n); return cudaSuccess; }
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) { *s = reinterpret_cast<cudaStream_t>(new char[1]); return cudaSuccess; }
