@@ -10,7 +10,17 @@
 // - stalled input (rank-deficient, float32 and float64): an error by
 //   default, flagged in the diagnostics with onStall 'flag';
 // - backward against central differences of the SVD polar (float64);
+// - the CPU's fused per-matrix forward (min(m, n) from 8 to 64, max(m, n) up
+//   to 256) on batches of mixed conditioning with a rank-deficient matrix:
+//   against the SVD polar factor, and stopping exactly as the plain
+//   sequence of batched primitives does (ORTHO_FUSED=0, in a child);
 // - bad input and options: the codes every module uses.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 import {
   DEVICE,
   M,
@@ -240,6 +250,91 @@ describe('BatchedPolarOrthogonalization: stalled input', function () {
       await expectCode(() => new BatchedPolarOrthogonalization([6, 4]).forwardSync(x), ErrorCodes.RANK_DEFICIENT);
     }
   });
+});
+
+describe('BatchedPolarOrthogonalization: the fused per-matrix forward (CPU)', function () {
+  // Every shape here is in the fused path's range (min(m, n) in [8, 64],
+  // max(m, n) <= 256); [3, 96, 24] also runs its X M products on Eigen in
+  // the plain sequence (past 64 rows), [3, 24, 40] is wide. Each batch mixes
+  // conditioning, so that its matrices reach tol at different checks and
+  // the early ones run on to the batch's last check, and holds a
+  // rank-deficient matrix (index 1), which stalls (or, in float32, may grow
+  // an orthonormal completion from rounding and be flagged below lowerBound).
+  const fixture = fileURLToPath(new URL('./fixtures/polar-forward.mjs', import.meta.url));
+  const deficient = (r, c, g) => {
+    const k = Math.min(r, c);
+    return withSpectrum(r, c, Array.from({ length: k }, (_, i) => (i < k - 4 ? 1 - i / (2 * k) : 0)), g);
+  };
+
+  // The plain sequence's forward of the same values, in a child with the
+  // fused kernels off.
+  function plainForward(x, options) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'polar-fused-'));
+    try {
+      const input = path.join(dir, 'x.bin');
+      fs.writeFileSync(input, Buffer.from(Float64Array.from(x.toTypedArray()).buffer));
+      const job = path.join(dir, 'job.json');
+      fs.writeFileSync(job, JSON.stringify({ shape: x.shape, dtype: x.dtype, options, input }));
+      const r = spawnSync(process.execPath, [fixture, job], { encoding: 'utf8', env: { ...process.env, ORTHO_FUSED: '0' } });
+      if (r.status !== 0) throw new Error(`fixture failed: ${r.stderr}`);
+      const out = JSON.parse(r.stdout);
+      expect(out.detail).to.match(/fused kernels off \(ORTHO_FUSED=0\)/);
+      return out;
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  const cases = [
+    ['square [6, 32, 32]', [6], 32, 32],
+    ['tall [3, 96, 24]', [3], 96, 24],
+    ['wide [3, 24, 40]', [3], 24, 40],
+    ['smallest [4, 8, 8]', [4], 8, 8],
+  ];
+  for (const dtype of ['float32', 'float64'])
+    for (const [name, batch, r, c] of cases)
+      it(`${dtype} ${name}: the SVD polar factor, and the plain sequence's iterations, stalls and flags`, function () {
+        if (DEVICE !== 'cpu') this.skip(); // the CPU's fused path
+        const g = rng(r * 100 + c + dtype.length);
+        const kappa = dtype === 'float64' ? 1e6 : 1e3;
+        const makers = [SPECTRA.gaussian, deficient, SPECTRA.logUniform(kappa), SPECTRA['power law σᵢ = 1/i'], SPECTRA.logUniform(kappa / 10), SPECTRA.gaussian];
+        const n = batch.reduce((a, b) => a * b, 1);
+        const list = Array.from({ length: n }, (_, i) => makers[i](r, c, g));
+        const options = { onStall: 'flag' };
+        const { m, y } = checkAgainstSvd(list, batch, dtype, options);
+        const d = m.lastDiagnostics;
+        const inputs = mats(fromMats(list, batch, dtype)); // as rounded to dtype
+        // The rank-deficient matrix never passes as a unique, converged polar factor.
+        expect([...d.stalled, ...d.belowLowerBound], JSON.stringify(d)).to.include(1);
+        if (dtype === 'float64') expect(Array.from(d.stalled)).to.deep.equal([1]);
+        else expect(Array.from(d.stalled)).to.satisfy((s) => s.length === 0 || (s.length === 1 && s[0] === 1));
+        // Every other matrix: within the limits against the SVD polar factor.
+        mats(y).forEach((Q, b) => {
+          if (b === 1) return;
+          const q = quality(Q, ref.polarSvd(inputs[b]));
+          expect(q.residual, `matrix ${b} residual`).to.be.at.most(LIMITS[dtype].residual);
+          expect(q.dist, `matrix ${b} distance`).to.be.at.most(LIMITS[dtype].dist);
+          expect(d.residuals[b], `matrix ${b} diagnostics`).to.be.at.most(d.tol);
+        });
+        // The same stop as the plain sequence: iterations, stalled and
+        // flagged matrices alike; the other results equal up to rounding
+        // (amplified by up to kappa).
+        const plain = plainForward(fromMats(list, batch, dtype), options);
+        const pd = plain.diagnostics;
+        expect(d.iterations).to.equal(pd.iterations);
+        expect(d.converged).to.equal(pd.converged);
+        expect(Array.from(d.stalled)).to.deep.equal(pd.stalled);
+        expect(Array.from(d.belowLowerBound)).to.deep.equal(pd.belowLowerBound);
+        const fused = y.toTypedArray();
+        const per = r * c;
+        let worst = 0;
+        for (let b = 0; b < n; b++) {
+          if (b === 1) continue;
+          expect(pd.residuals[b]).to.be.at.most(pd.tol);
+          for (let i = b * per; i < (b + 1) * per; i++) worst = Math.max(worst, Math.abs(fused[i] - plain.output[i]));
+        }
+        expect(worst).to.be.at.most(dtype === 'float64' ? 1e-9 : 1e-4);
+      });
 });
 
 describe('BatchedPolarOrthogonalization#backward()', function () {

@@ -19,6 +19,12 @@
 //      that the tail's 1.875x growth per step cannot lift it in time).
 //   The residual is read back to the host only after the schedule and once
 //   per tail step.
+//   Where the backend has fusedPolar (the CPU, for small matrices), each
+//   matrix runs these steps on its own, in cache, stopping where it is done
+//   (PolarTrack); matrices that stopped before the latest then continue to
+//   it and until done there (then again, until all agree): the same steps,
+//   checks and stop as the batched sequence, with the batch read and
+//   written once.
 //
 // Stalls: by default (onStall 'error') the forward throws
 // ERR_ORTHO_RANK_DEFICIENT naming the matrices, their residuals and tol;
@@ -177,12 +183,9 @@ double defaultTol() {
   return std::is_same_v<T, float> ? 4e-6 : 1e-13;
 }
 
-// Checks without halving the residual before a matrix counts as stalled. The
-// tail grows a singular value far below 1 by 1.875x per step while the
-// residual barely moves: 12 steps lift it by three decades (inputs with
-// sigma_min / sigma_max down to about lowerBound / 1000 still converge);
-// an exact zero never moves.
-constexpr int kStallChecks = 12;
+// The stall rule (PolarTrack, core/backend.h): a matrix stalls after this
+// many checks that did not halve its residual.
+constexpr int kStallChecks = PolarTrack::kStallChecks;
 
 class Polar final : public Module {
  public:
@@ -217,90 +220,64 @@ class Polar final : public Module {
       const int64_t p = std::max(d.m, d.n), k = std::min(d.m, d.n), B = d.batch;
       const double tol = std::isnan(tol_) ? defaultTol<T>() : tol_;
 
-      TensorPtr X = e.empty({B, p, k}), Y = e.empty({B, p, k});
-      TensorPtr A = e.empty({B, k, k}), A2 = e.empty({B, k, k}), S = e.empty({B, k, k});
-      TensorPtr dev = e.empty({3 * B});  // per-matrix scalars uploaded from the host
-      T* dv = dev->template data<T>();
-      if (tall)
-        e.be.copyOnDevice(X->raw(), x->raw(), x->bytes());
-      else
-        e.p.copy(B, x->mat<T>(), Op::T, X->template mat<T>());
-      const GroupLayout gX = GroupLayout::perMatrix(B, p * k), gK = GroupLayout::perMatrix(B, k * k);
-      std::vector<T> h(3 * B);
-      auto download = [&](int64_t n) { e.be.copyToHost(h.data(), dv, n * sizeof(T)); };
-      auto upload = [&](int64_t n) { e.be.copyFromHost(dv, h.data(), n * sizeof(T)); };
-
-      // 1. Scaling.
-      e.p.groupDot(gX, X->template data<T>(), X->template data<T>(), dv);
-      download(B);
-      for (int64_t b = 0; b < B; ++b) h[b] = h[b] > 0 ? T(1 / std::sqrt(double(h[b]))) : T(1);
-      upload(B);
-      e.p.groupScale(gX, dv, X->template data<T>(), nullptr, nullptr, X->template data<T>());
-      e.p.syrk(B, T(1), X->template mat<T>(), Op::T, T(0), A->template mat<T>());
-      e.p.gemm(B, T(1), A->template mat<T>(), Op::N, A->template mat<T>(), Op::N, T(0), A2->template mat<T>());
-      e.p.groupDot(gK, A2->template data<T>(), A2->template data<T>(), dv);
-      download(B);
-      for (int64_t b = 0; b < B; ++b) {
-        const double n4 = double(h[b]);
-        const double sc = n4 > 0 ? kSafety * std::pow(n4, 0.125) : 1.0;
-        h[b] = T(1 / sc);
-        h[B + b] = T(1 / (sc * sc));
-        h[2 * B + b] = T(1 / (sc * sc * sc * sc));
-      }
-      upload(3 * B);
-      e.p.groupScale(gX, dv, X->template data<T>(), nullptr, nullptr, X->template data<T>());
-      e.p.groupScale(gK, dv + B, A->template data<T>(), nullptr, nullptr, A->template data<T>());
-      e.p.groupScale(gK, dv + 2 * B, A2->template data<T>(), nullptr, nullptr, A2->template data<T>());
-
-      // 2. The schedule (then the tail), one step: X <- X (a I + b A + c A2)
-      // with A = X^T X, A2 = A A (the first step reuses the scaled A2).
-      int iters = 0;
-      bool haveA2 = true;
-      auto step = [&](const Quintic& q) {
-        if (!haveA2)
-          e.p.gemm(B, T(1), A->template mat<T>(), Op::N, A->template mat<T>(), Op::N, T(0), A2->template mat<T>());
-        haveA2 = false;
-        e.p.axpby(B, T(q[1]), A->template mat<T>(), T(q[2]), A2->template mat<T>());
-        e.p.addDiagonal(B, A2->template mat<T>(), T(q[0]));
-        e.p.gemm(B, T(1), X->template mat<T>(), Op::N, A2->template mat<T>(), Op::N, T(0), Y->template mat<T>());
-        std::swap(X, Y);
-        e.p.syrk(B, T(1), X->template mat<T>(), Op::T, T(0), A->template mat<T>());
-        ++iters;
-      };
-      for (const Quintic& q : schedule_) {
-        if (iters >= maxIters_) break;
-        step(q);
-      }
-
-      // 3. Residual checks and the Newton-Schulz tail.
       PolarDiagnostics dg;
       dg.valid = true;
       dg.tol = tol;
-      std::vector<double> r(B), prev(B, std::numeric_limits<double>::infinity());
-      std::vector<int> noGain(B, 0);
-      std::vector<char> stalled(B, 0);
-      bool firstCheck = true;
-      for (;;) {
-        e.p.copy(B, A->template mat<T>(), Op::N, S->template mat<T>());
-        e.p.addDiagonal(B, S->template mat<T>(), T(-1));
-        e.p.groupDot(gK, S->template data<T>(), S->template data<T>(), dv);
-        download(B);
-        bool allDone = true;
-        for (int64_t b = 0; b < B; ++b) {
-          r[b] = std::sqrt(std::max(0.0, double(h[b])) / double(k));
-          if (firstCheck && std::isfinite(r[b]) && r[b] > 1.5 * scheduleBound_ + 1e-4 &&
-              iters == static_cast<int>(schedule_.size()))
-            dg.belowLowerBound.push_back(b);
-          if (!(r[b] <= tol) && !stalled[b]) {
-            noGain[b] = r[b] > 0.5 * prev[b] ? noGain[b] + 1 : 0;
-            if (noGain[b] >= kStallChecks || !std::isfinite(r[b])) stalled[b] = 1;
-          }
-          prev[b] = r[b];
-          if (!(r[b] <= tol) && !stalled[b]) allDone = false;
+      std::vector<PolarTrack> tr(B);
+      const int scheduleSteps = std::min<int>(static_cast<int>(schedule_.size()), maxIters_);
+      int iters = 0;
+      TensorPtr y;
+
+      // Every matrix on its own, from the input to its result, where the
+      // backend has it (the CPU, for small matrices): each runs its steps
+      // until it is done (PolarTrack::done). The batch stops at the first
+      // check where every matrix is done, so matrices done before the
+      // latest then continue, at least that far and until done again; the
+      // same steps and checks as the batched sequence below.
+      std::vector<double> coefs;
+      for (const Quintic& q : schedule_) coefs.insert(coefs.end(), q.begin(), q.end());
+      PolarPlan plan;
+      plan.schedule = coefs.data();
+      plan.scheduleSteps = scheduleSteps;
+      plan.tail = kNewtonSchulz.data();
+      plan.maxIters = maxIters_;
+      plan.tol = tol;
+      plan.safety = kSafety;
+      TensorPtr fusedOut = e.empty(x->shape());
+      if (e.p.fusedPolar(B, nullptr, x->mat<T>(), fusedOut->template mat<T>(), !tall, plan, tr.data())) {
+        std::vector<int64_t> behind;
+        for (;;) {
+          int most = 0;
+          for (const PolarTrack& t : tr) most = std::max(most, t.checks);
+          behind.clear();
+          for (int64_t b = 0; b < B; ++b)
+            if (tr[b].checks < most) behind.push_back(b);
+          if (behind.empty()) break;
+          plan.untilChecks = most;
+          if (!e.p.fusedPolar(static_cast<int64_t>(behind.size()), behind.data(), fusedOut->template mat<T>(),
+                              fusedOut->template mat<T>(), !tall, plan, tr.data()))
+            fail(code::kInternal, ErrorKind::Error, name(), ": the backend declined to continue its fused forward");
         }
-        firstCheck = false;
-        if (allDone || iters >= maxIters_) break;
-        step(kNewtonSchulz);
+        iters = scheduleSteps + tr[0].checks - 1;
+        y = fusedOut;
+      } else {
+        TensorPtr X = batchedForward(e, *x, fusedOut->reshape({B, p, k}), tr, tol, scheduleSteps);
+        iters = scheduleSteps + tr[0].checks - 1;
+        if (tall) {
+          y = X;
+          if (x->shape() != y->shape()) y = y->reshape(x->shape());
+        } else {
+          y = e.empty(x->shape());
+          e.p.copy(B, X->template mat<T>(), Op::T, y->template mat<T>());
+        }
+      }
+
+      std::vector<double> r(B);
+      for (int64_t b = 0; b < B; ++b) {
+        r[b] = tr[b].r;
+        if (std::isfinite(tr[b].first) && tr[b].first > 1.5 * scheduleBound_ + 1e-4 &&
+            scheduleSteps == static_cast<int>(schedule_.size()))
+          dg.belowLowerBound.push_back(b);
       }
       dg.iterations = iters;
       dg.residuals = r;
@@ -326,14 +303,6 @@ class Polar final : public Module {
              "the stalled matrices listed in the diagnostics");
       }
 
-      TensorPtr y;
-      if (tall) {
-        y = X;
-        if (x->shape() != y->shape()) y = y->reshape(x->shape());
-      } else {
-        y = e.empty(x->shape());
-        e.p.copy(B, X->template mat<T>(), Op::T, y->template mat<T>());
-      }
       return Pending{y, [this, dg = std::move(dg), record, x, y]() mutable {
                        diag_ = std::move(dg);
                        if (!record) return;
@@ -483,6 +452,84 @@ class Polar final : public Module {
       e.p.copy(B, M(dX), Op::T, out->template mat<T>());
       return out;
     });
+  }
+
+  // The forward as a sequence of batched primitives: x in the tall
+  // orientation into `X` (dense B x p x k), the steps on the whole batch,
+  // a check of every matrix after the schedule and after each tail step
+  // (tr), until every matrix is done or the steps reach maxIters. Returns
+  // the tensor holding the result (X or a buffer of the same shape).
+  template <typename T>
+  TensorPtr batchedForward(Env<T>& e, const TensorImpl& x, TensorPtr X, std::vector<PolarTrack>& tr, double tol,
+                           int scheduleSteps) const {
+    const MatrixDims d = x.dims();
+    const bool tall = d.m >= d.n;
+    const int64_t p = std::max(d.m, d.n), k = std::min(d.m, d.n), B = d.batch;
+    TensorPtr Y = e.empty({B, p, k});
+    TensorPtr A = e.empty({B, k, k}), A2 = e.empty({B, k, k}), S = e.empty({B, k, k});
+    TensorPtr dev = e.empty({3 * B});  // per-matrix scalars uploaded from the host
+    T* dv = dev->template data<T>();
+    if (tall)
+      e.be.copyOnDevice(X->raw(), x.raw(), x.bytes());
+    else
+      e.p.copy(B, x.mat<T>(), Op::T, X->template mat<T>());
+    const GroupLayout gX = GroupLayout::perMatrix(B, p * k), gK = GroupLayout::perMatrix(B, k * k);
+    std::vector<T> h(3 * B);
+    auto download = [&](int64_t n) { e.be.copyToHost(h.data(), dv, n * sizeof(T)); };
+    auto upload = [&](int64_t n) { e.be.copyFromHost(dv, h.data(), n * sizeof(T)); };
+
+    // 1. Scaling.
+    e.p.groupDot(gX, X->template data<T>(), X->template data<T>(), dv);
+    download(B);
+    for (int64_t b = 0; b < B; ++b) h[b] = h[b] > 0 ? T(1 / std::sqrt(double(h[b]))) : T(1);
+    upload(B);
+    e.p.groupScale(gX, dv, X->template data<T>(), nullptr, nullptr, X->template data<T>());
+    e.p.syrk(B, T(1), X->template mat<T>(), Op::T, T(0), A->template mat<T>());
+    e.p.gemm(B, T(1), A->template mat<T>(), Op::N, A->template mat<T>(), Op::N, T(0), A2->template mat<T>());
+    e.p.groupDot(gK, A2->template data<T>(), A2->template data<T>(), dv);
+    download(B);
+    for (int64_t b = 0; b < B; ++b) {
+      const double n4 = double(h[b]);
+      const double sc = n4 > 0 ? kSafety * std::pow(n4, 0.125) : 1.0;
+      h[b] = T(1 / sc);
+      h[B + b] = T(1 / (sc * sc));
+      h[2 * B + b] = T(1 / (sc * sc * sc * sc));
+    }
+    upload(3 * B);
+    e.p.groupScale(gX, dv, X->template data<T>(), nullptr, nullptr, X->template data<T>());
+    e.p.groupScale(gK, dv + B, A->template data<T>(), nullptr, nullptr, A->template data<T>());
+    e.p.groupScale(gK, dv + 2 * B, A2->template data<T>(), nullptr, nullptr, A2->template data<T>());
+
+    // 2. The schedule (then the tail), one step: X <- X (a I + b A + c A2)
+    // with A = X^T X, A2 = A A (the first step reuses the scaled A2).
+    bool haveA2 = true;
+    auto step = [&](const Quintic& q) {
+      if (!haveA2)
+        e.p.gemm(B, T(1), A->template mat<T>(), Op::N, A->template mat<T>(), Op::N, T(0), A2->template mat<T>());
+      haveA2 = false;
+      e.p.axpby(B, T(q[1]), A->template mat<T>(), T(q[2]), A2->template mat<T>());
+      e.p.addDiagonal(B, A2->template mat<T>(), T(q[0]));
+      e.p.gemm(B, T(1), X->template mat<T>(), Op::N, A2->template mat<T>(), Op::N, T(0), Y->template mat<T>());
+      std::swap(X, Y);
+      e.p.syrk(B, T(1), X->template mat<T>(), Op::T, T(0), A->template mat<T>());
+    };
+    for (int s = 0; s < scheduleSteps; ++s) step(schedule_[s]);
+
+    // 3. Residual checks and the Newton-Schulz tail.
+    for (int iters = scheduleSteps;; ++iters) {
+      e.p.copy(B, A->template mat<T>(), Op::N, S->template mat<T>());
+      e.p.addDiagonal(B, S->template mat<T>(), T(-1));
+      e.p.groupDot(gK, S->template data<T>(), S->template data<T>(), dv);
+      download(B);
+      bool allDone = true;
+      for (int64_t b = 0; b < B; ++b) {
+        tr[b].observe(std::sqrt(std::max(0.0, double(h[b])) / double(k)), tol);
+        allDone = allDone && tr[b].done(tol);
+      }
+      if (allDone || iters >= maxIters_) break;
+      step(kNewtonSchulz);
+    }
+    return X;
   }
 
   void dropContext() override { savedX_ = savedQ_ = nullptr; }

@@ -1,5 +1,7 @@
 // The Primitives<T> table over the kernel files, and the kernel library's
 // entry point (see ../kernels.h).
+#include <cstdlib>
+#include <cstring>
 #include <sstream>
 #include <string>
 
@@ -9,6 +11,17 @@
 
 namespace ortho::cpu {
 namespace {
+
+// ORTHO_FUSED=0 turns every fused entry below off (read once): the ops then
+// run their plain sequences of primitives. An escape hatch, and what lets
+// the tests compare a fused path with the plain one at the same shape.
+bool fusedOn() {
+  static const bool on = [] {
+    const char* v = std::getenv("ORTHO_FUSED");
+    return !(v && std::strcmp(v, "0") == 0);
+  }();
+  return on;
+}
 
 template <typename T>
 class CpuPrimitives final : public Primitives<T> {
@@ -47,19 +60,23 @@ class CpuPrimitives final : public Primitives<T> {
   }
   int64_t countNonFinite(int64_t n, const T* x) override { return Reductions<T>::countNonFinite(n, x); }
   bool fusedPowerIteration(int64_t batch, Mat<const T> X, T* u, T* v, int niter, T eps, T* coef, T* Y) override {
-    return Fused<T>::powerIteration(batch, X, u, v, niter, eps, coef, Y);
+    return fusedOn() && Fused<T>::powerIteration(batch, X, u, v, niter, eps, coef, Y);
   }
   bool fusedBjorckStep(int64_t batch, T beta, Mat<const T> W, Mat<T> G, Mat<T> Out) override {
-    return Fused<T>::bjorckStep(batch, beta, W, G, Out);
+    return fusedOn() && Fused<T>::bjorckStep(batch, beta, W, G, Out);
   }
-  bool keepsBjorckGram(int64_t m, int64_t n) override { return Fused<T>::keepsBjorckGram(m, n); }
+  bool keepsBjorckGram(int64_t m, int64_t n) override { return !fusedOn() || Fused<T>::keepsBjorckGram(m, n); }
   bool fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta, T* const* saves,
                    T* const* grams) override {
-    return Fused<T>::bjorck(batch, X, Y, steps, beta, saves, grams);
+    return fusedOn() && Fused<T>::bjorck(batch, X, Y, steps, beta, saves, grams);
   }
   bool fusedBjorckBackward(int64_t batch, const T* const* ws, const T* const* ms, int steps, Mat<const T> G,
                            Mat<T> dX, T beta) override {
-    return Fused<T>::bjorckBackward(batch, ws, ms, steps, G, dX, beta);
+    return fusedOn() && Fused<T>::bjorckBackward(batch, ws, ms, steps, G, dX, beta);
+  }
+  bool fusedPolar(int64_t count, const int64_t* which, Mat<const T> In, Mat<T> Out, bool transposed,
+                  const PolarPlan& plan, PolarTrack* tracks) override {
+    return fusedOn() && Fused<T>::polar(count, which, In, Out, transposed, plan, tracks);
   }
 };
 
@@ -93,6 +110,7 @@ std::string detail() {
       "AVX2, FMA, " <<
 #endif
       Eigen::SimdInstructionSetsInUse() << ")";
+  if (!fusedOn()) os << "; fused kernels off (ORTHO_FUSED=0)";
   return os.str();
 }
 

@@ -56,6 +56,8 @@ struct Fused {
   static bool bjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta, T* const* saves, T* const* grams);
   static bool bjorckBackward(int64_t batch, const T* const* ws, const T* const* ms, int steps, Mat<const T> G,
                              Mat<T> dX, T beta);
+  static bool polar(int64_t count, const int64_t* which, Mat<const T> In, Mat<T> Out, bool transposed,
+                    const PolarPlan& plan, PolarTrack* tracks);
 };
 
 #define ORTHO_CPU_EXTERN_TEMPLATES(X) \

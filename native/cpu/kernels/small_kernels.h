@@ -134,6 +134,37 @@ void smallGemm(int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t sai
   }
 }
 
+/// Rows per block of smallSymmetricProduct (small_ops.h), and of its
+/// narrow tile: eight accumulators of one vector each.
+inline constexpr int kSymRows = 8;
+
+// One R x W tile, W one vector: c = alpha * sum_k a(r, k) b(k, :) (beta 0),
+// entry for entry the same arithmetic as microTile's (one FMA chain over k,
+// then the product with alpha). Only the first `cols` columns are written.
+template <typename T, int R>
+inline void microTileNarrow(int64_t K, const T* a, int64_t sai, int64_t sak, const T* b, int64_t ldb, T* c,
+                            int64_t ldc, int cols, T alpha) {
+  using V = typename Vec<T>::type;
+  constexpr int W = Vec<T>::width;
+  V acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = V{};
+  for (int64_t k = 0; k < K; ++k) {
+    const V bk = loadVec(b + k * ldb);
+    const T* ak = a + k * sak;
+    for (int r = 0; r < R; ++r) acc[r] += ak[r * sai] * bk;  // contracted to FMA, as in microTile
+  }
+  for (int r = 0; r < R; ++r) {
+    const V v = alpha * acc[r];
+    if (cols == W) {
+      storeVec(c + r * ldc, v);
+    } else {
+      T tmp[W];
+      storeVec(tmp, v);
+      for (int j = 0; j < cols; ++j) c[r * ldc + j] = tmp[j];
+    }
+  }
+}
+
 /// Copies the K x N matrix B'(k, j) = b[k * sbk + j * sbj] into `out` with
 /// rows of paddedCols(N) values, zero past column N. Returns the row stride.
 template <typename T>
