@@ -544,8 +544,6 @@ class Polar final : public Module {
   double scheduleBound_ = 0;
   PolarDiagnostics diag_;
   TensorPtr savedX_, savedQ_;
-
-  friend PolarDiagnostics getPolarDiagnostics(Module& m);
 };
 
 }  // namespace
