@@ -8,8 +8,8 @@
 # Needs what `npm ci` needs plus Debian's clang, libc++-dev and libc++abi-dev.
 # The package's tracked files and dist/ are copied to build-clang/pkg
 # (node_modules linked), because the loader takes build/Release of the
-# package it belongs to; the addon and every CPU kernel level are built
-# there with clang++ -stdlib=libc++ (CPU only: nvcc is not given clang as
+# package it belongs to; the addon and its CPU kernels are built there with
+# clang++ -stdlib=libc++ (CPU only: nvcc is not given clang as
 # its host compiler here). The script checks that the binaries link libc++
 # and not libstdc++ before it runs mocha. Exit status: mocha's.
 set -euo pipefail
@@ -43,7 +43,13 @@ start=$SECONDS
 libcxx=-stdlib=libc++
 # The compile flag goes in CMAKE_CXX_FLAGS_RELEASE: cmake-js sets
 # CMAKE_CXX_FLAGS itself, after (and over) any given on its command line.
-(cd "$pkg" && CC=clang CXX=clang++ node_modules/.bin/cmake-js build --CDORTHO_CUDA=OFF \
+# Two kernel levels: baseline and the best this CPU runs (CPUID, asked of
+# the addon npm ci built), or every level with ORTHO_CPU_LEVELS set.
+best=$(node -p "require('./').backends().find((b) => b.name === 'cpu').cpuLevel" 2>/dev/null || echo baseline)
+case "$best" in v2 | v3 | v4) levels="baseline;$best" ;; *) levels=baseline ;; esac
+levels=${ORTHO_CPU_LEVELS:-$levels}
+echo "clang-check: kernel levels $levels"
+(cd "$pkg" && CC=clang CXX=clang++ node_modules/.bin/cmake-js build --CDORTHO_CUDA=OFF --CDORTHO_CPU_LEVELS="$levels" \
   --CDCMAKE_CXX_FLAGS_RELEASE="-O3 -DNDEBUG $libcxx" \
   --CDCMAKE_SHARED_LINKER_FLAGS="$libcxx" --CDCMAKE_MODULE_LINKER_FLAGS="$libcxx" \
   >"$out/build.log" 2>&1) || { tail -50 "$out/build.log" >&2; die "build failed (full log: $out/build.log)"; }
