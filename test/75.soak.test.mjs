@@ -65,7 +65,9 @@ describe('memory soak (child processes)', function () {
 // three quarters of a KiB per file (least-squares slope over 40 samples;
 // clean runs measured 0.02 to 0.45 KiB per file, a sample being noisy to
 // about 0.4 MiB, so a bound on the growth between two samples would need
-// many more files), nor grow by 4 MiB after the warm-up. A second run
+// many more files), nor rise more than 8 MiB above its level after the
+// warm-up at any sample (a transient of 4.0 MiB was seen on a clean run;
+// the slope is what catches a small leak). A second run
 // leaks 1 KiB per file on purpose (1.3 to 1.6 KiB of RSS) and must break
 // the bound. The two run at once, in about a minute on two cores.
 describe('memory soak of the command line (child processes)', function () {
@@ -74,16 +76,17 @@ describe('memory soak of the command line (child processes)', function () {
   const args = ['--workload', 'cli', '--calls', String(FILES), '--dir', dir];
   const opts = { node: ['--max-semi-space-size=1'], samples: 80 };
   const PER_FILE = 768;  // bytes per file
-  const within = (s) => s.bytesPerCallSecondHalf < PER_FILE && s.growthAfterWarmUp < 4 * 2 ** 20;
+  const RISE = 8 * 2 ** 20;  // bytes above the level after warm-up
+  const within = (s) => s.bytesPerCallSecondHalf < PER_FILE && s.growthAfterWarmUp < RISE;
   let clean, leaky;
   before(async function () {
     [clean, leaky] = await Promise.all([runSoak(args, {}, opts), runSoak([...args, '--leak', '1024'], {}, opts)]);
   });
 
-  it(`RSS stays on a plateau over ${FILES} files (second half: under ${PER_FILE} B/file; under 4 MiB of growth after warm-up)`, function () {
+  it(`RSS stays on a plateau over ${FILES} files (second half: under ${PER_FILE} B/file; under 8 MiB of rise after warm-up)`, function () {
     const s = clean.summary;
     expect(s.bytesPerCallSecondHalf, clean.line).to.be.below(PER_FILE);
-    expect(s.growthAfterWarmUp, clean.line).to.be.below(4 * 2 ** 20);
+    expect(s.growthAfterWarmUp, clean.line).to.be.below(RISE);
     expect(within(s)).to.equal(true);
   });
 
