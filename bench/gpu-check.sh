@@ -10,7 +10,7 @@
 #    kernels on);
 # 4. timings of every preset against the same algorithm in PyTorch;
 # 5. the numerical specs again with the fused kernels off
-#    (ORTHO_CUDA_FUSED=0: plain cuBLAS/cuSOLVER);
+#    (ORTHO_FUSED=0: plain cuBLAS/cuSOLVER);
 # 6. each module alone, forward and backward, then the primitives and
 #    PyTorch's kernels of the cases nearest their targets (bench/gpu/profile.mjs).
 # Logs and results go to $OUT (at most 8 files); the last lines printed are
@@ -129,7 +129,7 @@ else
 fi
 
 # --- 5. the numerical specs on plain cuBLAS/cuSOLVER --------------------------
-run_tests cuda-plain "$(cap 150 30)" "--no-config --timeout 180000 --reporter spec $NUMERIC_SPECS" ORTHO_CUDA_FUSED=0
+run_tests cuda-plain "$(cap 150 30)" "--no-config --timeout 180000 --reporter spec $NUMERIC_SPECS" ORTHO_FUSED=0
 
 # --- 6. where the time goes: each module alone (bench/gpu/profile.mjs) ---------
 timeout "$(cap 60 0)" node bench/gpu/profile.mjs breakdown > "$OUT/breakdown.txt" 2>&1

@@ -132,7 +132,7 @@ function moduleFlops(s, pass, [B, m, n]) {
       const step = M * k * (k + 1) + k + 2 * M * k * k;
       if (fwd) return B * (s.niters + (s.passThrough ? 1 : 0)) * step;
       // The CPU keeps each recorded step's Gram outside its small-matrix
-      // kernels (CpuPrimitives::keepsBjorckGram) and recomputes it within.
+      // kernels (BjorckKernels::keepsGram) and recomputes it within.
       const recomputes = k >= 8 && k <= 64 && M <= 256;
       const back = (recomputes ? M * k * (k + 1) + k : 0) + 6 * M * k * k + 2 * k * k;
       return B * (s.passThrough ? 1 : s.niters) * back;

@@ -14,6 +14,8 @@ export { ortho, expect };
 export const { Tensor } = ortho;
 
 export const DEVICE = process.env.ORTHO_TEST_DEVICE || 'cpu';
+/** False under ORTHO_FUSED=0: every backend's fused kernels off (native/ops/fused.h). */
+export const FUSED = process.env.ORTHO_FUSED !== '0';
 export const ON_GPU = DEVICE.startsWith('cuda');
 export const cudaInfo = ortho.backends().find((b) => b.name === 'cuda');
 export const HAVE_CUDA = !!cudaInfo?.available;

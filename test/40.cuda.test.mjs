@@ -401,8 +401,8 @@ describe('CUDA backend (GPU)', function () {
       const run = (env) => spawnSync(process.execPath, ['--input-type=module', '-e', script], {
         env: { ...process.env, ...env }, encoding: 'utf8', timeout: 600000,
       });
-      const on = run({ ORTHO_CUDA_PROFILE: '1', ORTHO_CUDA_FUSED: '0' });
-      const off = run({ ORTHO_CUDA_PROFILE: '0', ORTHO_CUDA_FUSED: '0' });
+      const on = run({ ORTHO_CUDA_PROFILE: '1', ORTHO_FUSED: '0' });
+      const off = run({ ORTHO_CUDA_PROFILE: '0', ORTHO_FUSED: '0' });
       expect(on.status, on.stderr).to.equal(0);
       expect(off.status, off.stderr).to.equal(0);
       expect(on.stdout).to.equal(off.stdout);

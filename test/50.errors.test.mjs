@@ -66,12 +66,13 @@ describe('errors: non-finite values (rule: every input must be finite; a result 
     });
   }
 
-  // L2Normalize and BatchedPowerIteration decide their input's finiteness
-  // from a witness they compute anyway (the sums of squares; the result,
-  // formed elementwise from the input) instead of a separate pass: every
-  // placement of a bad value, every grouping, both entry points, forward
-  // and backward.
-  describe('modules that screen their input through their own results', function () {
+  // Every module checks its result and scans its input (or gradient) only
+  // when the result is not finite or the computation threw (OpModule,
+  // native/ops/module.h): the input is still the one named. L2Normalize and
+  // BatchedPowerIteration, whose results are formed elementwise from the
+  // input (where 0 * inf and inf / inf must still surface): every placement
+  // of a bad value, every grouping, both entry points, forward and backward.
+  describe('modules that name a bad input from their own results', function () {
     const shape = [3, 4, 5];
     const MAKERS = [
       ...[undefined, -1, 0, [0, 2]].map((dim) => [`L2Normalize(dim ${JSON.stringify(dim)})`,
@@ -107,8 +108,8 @@ describe('errors: non-finite values (rule: every input must be finite; a result 
       }
     }
 
-    // The Cholesky module's witness is its factorization: a batch that
-    // factors everywhere had a finite input (ops/cholesky.cpp).
+    // The Cholesky module throws where a bad input breaks the factorization;
+    // the rule then scans the input and names it.
     for (const dtype of ['float32', 'float64']) {
       for (const [shape, opts] of [[[3, 4, 5], {}], [[3, 4, 5], { stable: true }], [[2, 40, 70], {}]]) {
         it(`BatchedCholeskyOrthogonalization ${JSON.stringify(shape)} ${JSON.stringify(opts)}, ${dtype}: NaN and ±Infinity anywhere are reported with their count`, async function () {
@@ -126,7 +127,7 @@ describe('errors: non-finite values (rule: every input must be finite; a result 
               const err = await expectCode(() => new BatchedCholeskyOrthogonalization(shape, opts).forwardSync(x), ErrorCodes.NON_FINITE, RangeError);
               expect(err.message).to.contain(`the input holds ${where.length} NaN or infinite value`);
               await expectCode(() => new BatchedCholeskyOrthogonalization(shape, opts).forward(x), ErrorCodes.NON_FINITE, RangeError);
-              // The preset (BatchedIdentity, then this module) leaves the check to it.
+              // The preset (BatchedIdentity, then this module): the identity's result is the input.
               const preset = opts.stable ? ortho.CHOLESKY_STABLE_ORTHO_PARAMS : ortho.CHOLESKY_ORTHO_PARAMS;
               const perr = await expectCode(() => preset.build(shape).forwardSync(x), ErrorCodes.NON_FINITE, RangeError);
               expect(perr.message).to.contain(`the input holds ${where.length} NaN or infinite value`);

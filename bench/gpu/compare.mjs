@@ -75,7 +75,7 @@ if (!cuda || !cuda.available) {
 }
 
 // --ours-only: time ours and print the JSON (the parent runs this in a child
-// with ORTHO_CUDA_FUSED=0 for the plain cuBLAS/cuSOLVER column).
+// with ORTHO_FUSED=0 for the plain cuBLAS/cuSOLVER column).
 const oursOnly = args.includes('--ours-only');
 const ours = {};
 for (const c of cases) {
@@ -96,7 +96,7 @@ if (oursOnly) {
 // The same cases with the fused kernels off (plain cuBLAS/cuSOLVER).
 const plainRun = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--ours-only', ...(quick ? ['--quick'] : []),
   ...(args.includes('--sizes') ? ['--sizes', args[args.indexOf('--sizes') + 1]] : [])], {
-  env: { ...process.env, ORTHO_CUDA_FUSED: '0' },
+  env: { ...process.env, ORTHO_FUSED: '0' },
   encoding: 'utf8',
   maxBuffer: 1 << 26,
   timeout: 240_000,
@@ -135,7 +135,7 @@ const rows = cases.map((c) => {
 if (outPath) writeFileSync(outPath, JSON.stringify({ device: cuda.devices, detail: cuda.detail, torch: torch.info, rows }, null, 2));
 
 const fmt = (v, d = 3) => (v === null || v === undefined ? '—' : v.toFixed(d));
-console.log('\nours / PyTorch (float32, median ms; target = max ratio; plain = ORTHO_CUDA_FUSED=0)');
+console.log('\nours / PyTorch (float32, median ms; target = max ratio; plain = ORTHO_FUSED=0)');
 console.log(`${'case'.padEnd(44)} ${'ours'.padStart(8)} ${'plain'.padStart(8)} ${'torch'.padStart(8)} ${'ratio'.padStart(5)} ${'plain'.padStart(5)} target`);
 const short = (e) => (e ? e.slice(0, 60) : '');
 for (const r of rows)

@@ -16,10 +16,8 @@
 // - Outputs never alias inputs unless the contract says so.
 #pragma once
 
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -85,49 +83,6 @@ struct GroupLayout {
   bool contiguousGroups() const;
 };
 
-/// One matrix's residual checks in the polar forward (ops/polar.cpp), where
-/// the stall rule lives once: the plain sequence and a backend's fusedPolar
-/// both feed it, so both stop alike.
-struct PolarTrack {
-  /// Checks without halving the residual before a matrix counts as
-  /// stalled. The tail grows a singular value far below 1 by 1.875x per
-  /// step while the residual barely moves: 12 steps lift it by three
-  /// decades (inputs with sigma_min / sigma_max down to about lowerBound /
-  /// 1000 still converge); an exact zero never moves.
-  static constexpr int kStallChecks = 12;
-
-  int checks = 0;       ///< checks made; the tail steps taken are checks - 1
-  double first = 0;     ///< the residual at the first check (right after the schedule)
-  double r = 0;         ///< the residual at the latest check
-  double prev = std::numeric_limits<double>::infinity();  ///< the residual at the check before
-  int noGain = 0;       ///< consecutive checks above tol that did not halve the residual
-  bool stalled = false;
-
-  /// Records the residual of the next check.
-  void observe(double res, double tol) {
-    if (checks++ == 0) first = res;
-    r = res;
-    if (!(res <= tol) && !stalled) {
-      noGain = res > 0.5 * prev ? noGain + 1 : 0;
-      if (noGain >= kStallChecks || !std::isfinite(res)) stalled = true;
-    }
-    prev = res;
-  }
-  /// At tol, or stalled: the batch may stop for this matrix.
-  bool done(double tol) const { return r <= tol || stalled; }
-};
-
-/// What fusedPolar runs on each matrix (ops/polar.cpp has the method).
-struct PolarPlan {
-  const double* schedule = nullptr;  ///< (a, b, c) of each schedule step, 3 per step
-  int scheduleSteps = 0;             ///< schedule steps before the first check
-  const double* tail = nullptr;      ///< (a, b, c) of every tail step
-  int maxIters = 0;                  ///< most steps, schedule and tail together
-  double tol = 0;
-  double safety = 1;                 ///< the scaling s = safety * ||A^2||_F^(1/8)
-  int untilChecks = 1;               ///< no matrix stops before this many checks
-};
-
 /// The batched primitives for element type T (float or double).
 template <typename T>
 class Primitives {
@@ -187,86 +142,10 @@ class Primitives {
   /// Number of NaN or infinite entries among n contiguous values. Synchronizes.
   virtual int64_t countNonFinite(int64_t n, const T* x) = 0;
 
-  // Optional fused primitives: a backend may run a whole sequence of the
-  // primitives above as one step for the shapes it handles well. Each
-  // returns false, doing nothing, when it does not (the default); the caller
-  // then runs the plain sequence. Same math, rounding may differ.
-
-  /// Power-iteration forward: niter iterations of v = l2n(X^T u),
-  /// u = l2n(X v) on u (batch x m) and v (batch x n) in place, then
-  /// coef[b] = 1 / (u^T X v + eps) and Y = coef * X (Y dense, X's shape).
-  virtual bool fusedPowerIteration(int64_t batch, Mat<const T> X, T* u, T* v, int niter, T eps, T* coef, T* Y) {
-    return false;
-  }
-  /// Whether a recorded Björck step of an m x n matrix should keep its
-  /// folded Gram for the backward (one product fewer per step there, one
-  /// k x k matrix more per step in the context). The CPU declines where its
-  /// small-matrix kernels recompute it in cache for less than the memory
-  /// traffic of keeping it.
-  virtual bool keepsBjorckGram(int64_t m, int64_t n) { return true; }
-  /// `steps` Björck steps (ops/bjorck.cpp) from X into Y (dense, X's
-  /// shape). With `saves` and `grams` (host arrays of `steps` device
-  /// pointers, or null; grams only with saves), each non-null saves[s],
-  /// 1 <= s < steps, receives the input of step s (dense, X's shape;
-  /// saves[0] is unused: step 0's input is X) and each non-null grams[s],
-  /// 0 <= s < steps, that step's folded Gram M' = (1 + beta) I - beta
-  /// Gram(w) (dense, batch x k x k, k = min(rows, cols)): what
-  /// fusedBjorckBackward needs.
-  virtual bool fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta, T* const* saves,
-                           T* const* grams) {
-    return false;
-  }
-  /// The backward of `steps` recorded Björck steps at once: ws and ms (host
-  /// arrays of device pointers; ms null where no Gram was kept) hold the
-  /// input of each step (dense, G's shape) and its folded Gram (dense,
-  /// k x k); G, the gradient of the last
-  /// step's output, is carried back through every step into dX (dense,
-  /// G's shape, not overlapping G). The same math and order as the
-  /// per-step VJP of ops/bjorck.cpp.
-  virtual bool fusedBjorckBackward(int64_t batch, const T* const* ws, const T* const* ms, int steps, Mat<const T> G,
-                                   Mat<T> dX, T beta) {
-    return false;
-  }
-  /// Cholesky orthogonalization forward: L = chol(X X^T + shift I) (strict
-  /// upper triangle zero; info as potrf, non-finite pivots included; host,
-  /// synchronizes) and, where
-  /// info[b] == 0, W = L^{-1} X.
-  virtual bool fusedCholesky(int64_t batch, Mat<const T> X, T shift, Mat<T> L, Mat<T> W, int* info) { return false; }
-  /// Cholesky orthogonalization backward (ops/cholesky.cpp) from the saved
-  /// L and W: dX for the gradient G (dense, G's shape). With X.data
-  /// non-null, the stable form (P L^{-1} applied to X instead of W).
-  virtual bool fusedCholeskyBackward(int64_t batch, Mat<const T> L, Mat<const T> W, Mat<const T> X, Mat<const T> G,
-                                     Mat<T> dX) {
-    return false;
-  }
-  /// Exponential orthogonalization forward (ops/exponential.cpp): pad X to
-  /// D x D, A = (P - P^T) / 2, the K-term series by Horner's rule, crop to
-  /// Y (dense, X's shape). Saves nothing.
-  virtual bool fusedExponential(int64_t batch, Mat<const T> X, Mat<T> Y, int K) { return false; }
-  /// One Björck step per matrix, out = w ((1 + beta) I - beta w^T w) when
-  /// rows >= cols, else ((1 + beta) I - beta w w^T) w. `gram` (k x k,
-  /// k = min(rows, cols)) receives the folded Gram (1 + beta) I - beta
-  /// w^T w (or w w^T), which the backward reuses; out must not overlap w.
-  virtual bool fusedBjorckStep(int64_t batch, T beta, Mat<const T> w, Mat<T> gram, Mat<T> out) { return false; }
-  /// The polar forward's steps (ops/polar.cpp) on `count` matrices, each
-  /// on its own: matrix b = which[i] (i < count; which null: b = i).
-  /// Its p x k iterate X (p >= k) is In(b), or In(b)^T when `transposed`;
-  /// the result goes to Out(b) in the same orientation (Out may equal In
-  /// exactly). With tracks[b].checks == 0, X is the input: it is scaled,
-  /// runs plan.scheduleSteps schedule steps and gets its first check;
-  /// otherwise X continues from an earlier call. Then tail steps, each
-  /// followed by a check (tracks[b].observe with the residual
-  /// ||X^T X - I||_F / sqrt(k), its squared norm rounded to T as groupDot
-  /// returns it), until tracks[b].done(plan.tol) with tracks[b].checks at
-  /// least plan.untilChecks and at least the checks any matrix of the call
-  /// has stopped at so far, or until the steps reach plan.maxIters. (So no
-  /// matrix runs past the first check where every matrix of the call is
-  /// done.) A call with `which` continues matrices of an earlier call that
-  /// ran, and never declines.
-  virtual bool fusedPolar(int64_t count, const int64_t* which, Mat<const T> In, Mat<T> Out, bool transposed,
-                          const PolarPlan& plan, PolarTrack* tracks) {
-    return false;
-  }
+  /// The backend's implementation of an op's fused-kernel interface (see
+  /// ops/fused.h) named `name`, for T; null where it has none (the
+  /// default). Ops ask through ops::fused<K>(), which applies ORTHO_FUSED.
+  virtual void* fusedKernels(const char* name) { return nullptr; }
 };
 
 /// Owns device memory for one allocation; frees it (back to the backend's
@@ -311,6 +190,10 @@ template <>
 inline Primitives<double>& Backend::prims<double>() {
   return f64();
 }
+
+/// False when ORTHO_FUSED=0 (read once): every backend's fused kernels off
+/// (ops/fused.h), and the CUDA backend's batched GEMM-only QR with them.
+bool fusedKernelsEnabled();
 
 /// What backends() reports for one backend.
 struct BackendInfo {

@@ -63,6 +63,7 @@ BackendInfo cpuInfo() {
   info.threads = cpuThreads();
   if (k.set) {
     info.detail = k.set->detail;
+    if (!fusedKernelsEnabled()) info.detail += "; fused kernels off (ORTHO_FUSED=0)";
     info.level = k.set->level;
   }
   info.levels = k.built;

@@ -25,7 +25,7 @@
 
 namespace ortho::cpu {
 
-inline constexpr int kKernelAbi = 1;
+inline constexpr int kKernelAbi = 2;
 
 struct HostServices {
   int abi;

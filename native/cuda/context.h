@@ -21,8 +21,8 @@ struct DeviceContext {
   cudalib::cusolverDnParams_t solverParams = nullptr;
   const cudalib::Api* api = nullptr;
   CachingAllocator* alloc = nullptr;
-  /// Custom fused kernels and the batched GEMM-only QR enabled
-  /// (ORTHO_CUDA_FUSED=0 turns them off: plain cuBLAS/cuSOLVER + simple kernels).
+  /// The batched GEMM-only QR enabled, as the ops' fused kernels are
+  /// (ORTHO_FUSED=0 turns both off: plain cuBLAS/cuSOLVER + simple kernels).
   bool fused = true;
 
   /// Makes this device current on the calling thread (libuv workers start

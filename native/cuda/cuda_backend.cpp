@@ -91,8 +91,7 @@ Probe probeOnce() {
     } else {
       detail << "; " << libs.versions << " from";
       for (const std::string& f : libs.files) detail << ' ' << f;
-      const char* fused = std::getenv("ORTHO_CUDA_FUSED");
-      detail << "; fused kernels " << (fused && std::strcmp(fused, "0") == 0 ? "off (ORTHO_CUDA_FUSED=0)" : "on");
+      detail << "; fused kernels " << (fusedKernelsEnabled() ? "on" : "off (ORTHO_FUSED=0)");
       try {
         // The cap of each device's cache of freed blocks (checked here so
         // that a wrong value shows in backends() and fails every use).
@@ -128,8 +127,7 @@ class CudaBackend final : public Backend {
     ctx_.index = index;
     ctx_.api = &libs.api;
     ctx_.alloc = &alloc_;
-    const char* fused = std::getenv("ORTHO_CUDA_FUSED");
-    ctx_.fused = !(fused && std::strcmp(fused, "0") == 0);
+    ctx_.fused = fusedKernelsEnabled();
     ctx_.activate();
     ORTHO_CUDA_CHECK(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamNonBlocking));
     const cudalib::Api& api = libs.api;

@@ -16,6 +16,7 @@
 #include "primitives.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "add_diagonal.cuh"
@@ -451,7 +452,7 @@ int64_t CudaPrimitives<T>::countNonFinite(int64_t n, const T* x) {
 template <typename T>
 bool CudaPrimitives<T>::fusedPowerIteration(int64_t batch, Mat<const T> X, T* u, T* v, int niter, T eps, T* coef,
                                             T* Y) {
-  if (!ctx_.fused || !powerIterationFusedFits(X.rows, X.cols)) return false;
+  if (!powerIterationFusedFits(X.rows, X.cols)) return false;
   ctx_.activate();
   PrimTimer timer(ctx_, "fusedPowerIteration");
   launchPowerIterationFused<T>(batch, X, u, v, niter, eps, coef, Y, ctx_.stream);
@@ -459,9 +460,9 @@ bool CudaPrimitives<T>::fusedPowerIteration(int64_t batch, Mat<const T> X, T* u,
 }
 
 template <typename T>
-bool CudaPrimitives<T>::fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta, T* const* saves,
+bool CudaPrimitives<T>::fusedBjorck(int64_t batch, T beta, int steps, Mat<const T> X, Mat<T> Y, T* const* saves,
                                     T* const* grams) {
-  if (!ctx_.fused || !bjorckFusedFits<T>(X.rows, X.cols)) return false;
+  if (!bjorckFusedFits<T>(X.rows, X.cols)) return false;
   ctx_.activate();
   PrimTimer timer(ctx_, "fusedBjorck");
   launchBjorckFused<T>(batch, X, Y, steps, beta, saves, grams, ctx_.stream);
@@ -469,10 +470,10 @@ bool CudaPrimitives<T>::fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int
 }
 
 template <typename T>
-bool CudaPrimitives<T>::fusedBjorckBackward(int64_t batch, const T* const* ws, const T* const* ms, int steps,
-                                            Mat<const T> G, Mat<T> dX, T beta) {
-  // The kernel reads the kept Grams (keepsBjorckGram is true here).
-  if (!ctx_.fused || steps <= 0 || !ms || !bjorckBackwardFusedFits<T>(G.rows, G.cols)) return false;
+bool CudaPrimitives<T>::fusedBjorckBackward(int64_t batch, T beta, int steps, const T* const* ws,
+                                            const T* const* ms, Mat<const T> G, Mat<T> dX) {
+  // The kernel reads the kept Grams (keepsGram is true here).
+  if (steps <= 0 || !ms || !bjorckBackwardFusedFits<T>(G.rows, G.cols)) return false;
   ctx_.activate();
   PrimTimer timer(ctx_, "fusedBjorckBackward");
   launchBjorckBackwardFused<T>(batch, ws, ms, steps, G, dX, beta, ctx_.stream);
@@ -481,7 +482,7 @@ bool CudaPrimitives<T>::fusedBjorckBackward(int64_t batch, const T* const* ws, c
 
 template <typename T>
 bool CudaPrimitives<T>::fusedCholesky(int64_t batch, Mat<const T> X, T shift, Mat<T> L, Mat<T> W, int* info) {
-  if (!ctx_.fused || !choleskyFusedFits<T>(X.rows, X.cols)) return false;
+  if (!choleskyFusedFits<T>(X.rows, X.cols)) return false;
   ctx_.activate();
   PrimTimer timer(ctx_, "fusedCholesky");
   PoolBuffer dinfo(*ctx_.alloc, static_cast<std::size_t>(batch) * sizeof(int));
@@ -495,7 +496,7 @@ bool CudaPrimitives<T>::fusedCholesky(int64_t batch, Mat<const T> X, T shift, Ma
 template <typename T>
 bool CudaPrimitives<T>::fusedCholeskyBackward(int64_t batch, Mat<const T> L, Mat<const T> W, Mat<const T> X,
                                               Mat<const T> G, Mat<T> dX) {
-  if (!ctx_.fused || !choleskyBackwardFusedFits<T>(G.rows, G.cols)) return false;
+  if (!choleskyBackwardFusedFits<T>(G.rows, G.cols)) return false;
   ctx_.activate();
   PrimTimer timer(ctx_, "fusedCholeskyBackward");
   launchCholeskyBackwardFused<T>(batch, L, W, X, G, dX, ctx_.stream);
@@ -504,11 +505,22 @@ bool CudaPrimitives<T>::fusedCholeskyBackward(int64_t batch, Mat<const T> L, Mat
 
 template <typename T>
 bool CudaPrimitives<T>::fusedExponential(int64_t batch, Mat<const T> X, Mat<T> Y, int K) {
-  if (!ctx_.fused || !exponentialFusedFits<T>(X.rows, X.cols)) return false;
+  if (!exponentialFusedFits<T>(X.rows, X.cols)) return false;
   ctx_.activate();
   PrimTimer timer(ctx_, "fusedExponential");
   launchExponentialFused<T>(batch, X, Y, K, ctx_.stream);
   return true;
+}
+
+template <typename T>
+void* CudaPrimitives<T>::fusedKernels(const char* name) {
+  if (std::strcmp(name, ops::BjorckKernels<T>::kName) == 0) return static_cast<ops::BjorckKernels<T>*>(&bjorck_);
+  if (std::strcmp(name, ops::PowerIterationKernels<T>::kName) == 0)
+    return static_cast<ops::PowerIterationKernels<T>*>(&powerIteration_);
+  if (std::strcmp(name, ops::CholeskyKernels<T>::kName) == 0) return static_cast<ops::CholeskyKernels<T>*>(&cholesky_);
+  if (std::strcmp(name, ops::ExponentialKernels<T>::kName) == 0)
+    return static_cast<ops::ExponentialKernels<T>*>(&exponential_);
+  return nullptr;
 }
 
 template class CudaPrimitives<float>;

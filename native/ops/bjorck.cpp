@@ -8,8 +8,8 @@
 // Backward of one step at w, given G = dL/dw':
 //   m >= n: dw = G M' - beta * w (G^T w + w^T G)
 //   m <  n: dw = M' G - beta * (G w^T + w G^T) w
-// A recorded step keeps its input w and, where the backend asks for it
-// (keepsBjorckGram), its M' (k x k), which the forward computes anyway: the
+// A recorded step keeps its input w and, unless the backend's fused kernels
+// decline it (BjorckKernels::keepsGram), its M' (k x k), which the forward computes anyway: the
 // backward then runs three products per step instead of four (PyTorch's
 // autograd keeps the same two per step).
 // passThrough: the first niters steps save nothing; one more step is
@@ -17,15 +17,17 @@
 // through), so the saved context is one step's whatever niters is.
 #include <cmath>
 
+#include "bjorck_kernels.h"
 #include "common.h"
+#include "fused.h"
 
 namespace ortho::ops {
 namespace {
 
-class Bjorck final : public Module {
+class Bjorck final : public OpModule {
  public:
   Bjorck(const Shape& weightShape, const ModuleOptions& o)
-      : Module(weightShape, o.requiresGrad), beta_(o.beta), niters_(o.niters), passThrough_(o.passThrough) {
+      : OpModule(weightShape, o.requiresGrad), beta_(o.beta), niters_(o.niters), passThrough_(o.passThrough) {
     if (!std::isfinite(beta_))
       fail(code::kInvalidArg, ErrorKind::RangeError, "beta must be a finite number, got ", beta_);
     if (niters_ < 0) fail(code::kInvalidArg, ErrorKind::RangeError, "niters must be an integer >= 0, got ", niters_);
@@ -40,64 +42,44 @@ class Bjorck final : public Module {
       const MatrixDims d = x->dims();
       const int steps = niters_ + (passThrough_ ? 1 : 0);
       const int64_t k = std::min(d.m, d.n);
-      std::vector<TensorPtr> saved, savedM;
-      TensorPtr cur = x, spare;
-      int first = 0;
-      // The tensors that keep each recorded step's input (keep[0] = x),
-      // written by the fused primitive or by the step before in the loop,
-      // and its M' (keepM).
-      std::vector<TensorPtr> keep(static_cast<std::size_t>(steps)), keepM(static_cast<std::size_t>(steps));
-      const bool keepGram = record && e.p.keepsBjorckGram(d.m, d.n);
+      auto* kernels = fused<BjorckKernels<T>>(e.p);
+      // The recorded steps (all, or with passThrough the last only) keep
+      // their input (in[0] = x) and, where asked, their M'.
+      const bool keepGram = record && (!kernels || kernels->keepsGram(d.m, d.n));
+      std::vector<TensorPtr> in(static_cast<std::size_t>(steps)), gramOf(static_cast<std::size_t>(steps));
       if (record)
         for (int s = passThrough_ ? steps - 1 : 0; s < steps; ++s) {
-          keep[s] = s == 0 ? x : e.empty(x->shape());
-          if (keepGram) keepM[s] = e.empty({d.batch, k, k});
+          in[s] = s == 0 ? x : e.empty(x->shape());
+          if (keepGram) gramOf[s] = e.empty({d.batch, k, k});
         }
-      if (steps > 0) {
-        // Every step as one fused primitive where the backend has it, the
-        // recorded steps' inputs and M' written out on the way
-        // (pass-through: the last step's only).
-        std::vector<T*> ptrs(static_cast<std::size_t>(steps), nullptr), mptrs(static_cast<std::size_t>(steps), nullptr);
-        for (int s = 0; s < steps; ++s) {
-          if (s > 0 && keep[s]) ptrs[s] = keep[s]->template data<T>();
-          if (keepM[s]) mptrs[s] = keepM[s]->template data<T>();
-        }
-        TensorPtr out = e.empty(x->shape());
-        if (e.p.fusedBjorck(d.batch, x->mat<T>(), out->template mat<T>(), steps, T(beta_),
-                            record ? ptrs.data() : nullptr, keepGram ? mptrs.data() : nullptr)) {
-          cur = out;
-          first = steps;
-          for (int s = 0; s < steps; ++s)
-            if (keep[s]) {
-              saved.push_back(std::move(keep[s]));
-              if (keepGram) savedM.push_back(std::move(keepM[s]));
-            }
-        } else {
-          spare = out;  // not fused: the buffer serves a step below
+      TensorPtr result = steps > 0 ? e.empty(x->shape()) : e.clone(*x);  // niters == 0: still a new tensor
+      std::vector<T*> ins(static_cast<std::size_t>(steps), nullptr), grams(static_cast<std::size_t>(steps), nullptr);
+      for (int s = 0; s < steps; ++s) {
+        if (s > 0 && in[s]) ins[s] = in[s]->template data<T>();
+        if (gramOf[s]) grams[s] = gramOf[s]->template data<T>();
+      }
+      if (steps > 0 && !(kernels && kernels->forward(d.batch, T(beta_), steps, x->mat<T>(), result->template mat<T>(),
+                                                       record ? ins.data() : nullptr,
+                                                       keepGram ? grams.data() : nullptr))) {
+        // Step by step. Step i writes the next recorded step's input, or
+        // else one of two buffers in turn, `result` taking the last step.
+        TensorPtr pair[2] = {result, nullptr}, gram;
+        TensorPtr cur = x;
+        for (int i = 0; i < steps; ++i) {
+          TensorPtr next = i + 1 < steps && in[i + 1] ? in[i + 1] : pair[(steps - 1 - i) % 2];
+          if (!next) next = pair[1] = e.empty(x->shape());
+          if (!gramOf[i] && !gram) gram = e.empty({d.batch, k, k});
+          step<T>(e, d, *cur, gramOf[i] ? *gramOf[i] : *gram, *next);
+          cur = next;
         }
       }
-      TensorPtr gram;  // M' of the steps not recorded
-      for (int i = first; i < steps; ++i) {
-        if (keep[i]) {
-          saved.push_back(cur);  // cur is keep[i]
-          if (keepGram) savedM.push_back(keepM[i]);
+      std::vector<TensorPtr> saved, savedM;
+      for (int s = 0; s < steps; ++s)
+        if (in[s]) {
+          saved.push_back(in[s]);
+          if (keepGram) savedM.push_back(gramOf[s]);
         }
-        TensorPtr next;
-        if (i + 1 < steps && keep[i + 1]) {
-          next = keep[i + 1];
-        } else if (spare) {
-          next = spare;
-          spare = nullptr;
-        } else {
-          next = e.empty(x->shape());
-        }
-        if (!keepM[i] && !gram) gram = e.empty({d.batch, k, k});
-        step<T>(e, d, *cur, keepM[i] ? *keepM[i] : *gram, *next);
-        if (!keep[i] && cur != x) spare = cur;  // reuse the buffer two steps later
-        cur = next;
-      }
-      if (cur == x) cur = e.clone(*x);  // niters == 0: still a new tensor
-      return Pending{cur, [this, saved = std::move(saved), savedM = std::move(savedM), record]() mutable {
+      return Pending{result, [this, saved = std::move(saved), savedM = std::move(savedM), record]() mutable {
         if (!record) return;
         saved_ = std::move(saved);
         savedM_ = std::move(savedM);
@@ -118,8 +100,9 @@ class Bjorck final : public Module {
       for (const TensorPtr& w : saved_) ws.push_back(w->data<T>());
       for (const TensorPtr& M : savedM_) ms.push_back(M->data<T>());
       TensorPtr out = e.empty(g->shape());
-      if (e.p.fusedBjorckBackward(d.batch, ws.data(), ms.empty() ? nullptr : ms.data(), static_cast<int>(ws.size()),
-                                  g->mat<T>(), out->template mat<T>(), T(beta_)))
+      auto* kernels = fused<BjorckKernels<T>>(e.p);
+      if (kernels && kernels->backward(d.batch, T(beta_), static_cast<int>(ws.size()), ws.data(),
+                                       ms.empty() ? nullptr : ms.data(), g->mat<T>(), out->template mat<T>()))
         return out;
       TensorPtr grad = g;
       for (std::size_t i = saved_.size(); i-- > 0;)
@@ -153,7 +136,8 @@ class Bjorck final : public Module {
     Mat<T> M = gram.mat<T>();
     // The same step fused per matrix where the backend has it (CPU: small
     // matrices stay in cache from the Gram product to the GEMM).
-    if (e.p.fusedBjorckStep(d.batch, T(beta_), w.mat<T>(), M, out.mat<T>())) return;
+    auto* kernels = fused<BjorckKernels<T>>(e.p);
+    if (kernels && kernels->step(d.batch, T(beta_), w.mat<T>(), M, out.mat<T>())) return;
     foldedGram(e, d, w, M);
     if (d.m >= d.n)
       e.p.gemm(d.batch, T(1), w.mat<T>(), Op::N, M, Op::N, T(0), out.mat<T>());

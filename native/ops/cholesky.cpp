@@ -9,28 +9,19 @@
 //   dX = gB + (P L^{-1}) X  (stable)
 #include <algorithm>
 
+#include "cholesky_kernels.h"
 #include "common.h"
+#include "fused.h"
 
 namespace ortho::ops {
 namespace {
 
 constexpr double kShift = 1e-5;  // orthogonium's eps added to X X^T
 
-class Cholesky final : public Module {
+class Cholesky final : public OpModule {
  public:
-  Cholesky(const Shape& weightShape, const ModuleOptions& o) : Module(weightShape, o.requiresGrad), stable_(o.stable) {}
+  Cholesky(const Shape& weightShape, const ModuleOptions& o) : OpModule(weightShape, o.requiresGrad), stable_(o.stable) {}
   const char* name() const override { return "BatchedCholeskyOrthogonalization"; }
-
-  // The forward's witness is the factorization itself: info is 0 only where
-  // every pivot was finite and positive (non-finite pivots are flagged on
-  // every backend, see potrf in core/backend.h), and pivot i is finite only
-  // if the diagonal entry (X X^T)(i, i), a sum of the squares of row i of X,
-  // is; NaN or infinity anywhere in X makes some pivot non-finite or an
-  // earlier one fail. So a batch that factors everywhere had a finite input,
-  // and its separate finiteness pass is skipped. The backward has no such
-  // witness: its gradient is checked up front.
-  bool screensInput() const override { return true; }
-  bool screensGradient() const override { return false; }
 
  protected:
   Pending forwardImpl(const TensorPtr& x, bool record) override {
@@ -42,21 +33,22 @@ class Cholesky final : public Module {
       Mat<T> Lm = L->template mat<T>();
       TensorPtr W = e.empty(x->shape());
       std::vector<int> info(static_cast<std::size_t>(d.batch));
-      const bool fused = e.p.fusedCholesky(d.batch, x->mat<T>(), T(kShift), Lm, W->template mat<T>(), info.data());
-      if (!fused) {
+      auto* kernels = fused<CholeskyKernels<T>>(e.p);
+      const bool done = kernels && kernels->forward(d.batch, x->mat<T>(), T(kShift), Lm, W->template mat<T>(), info.data());
+      if (!done) {
         e.p.syrk(d.batch, T(1), x->mat<T>(), Op::N, T(0), Lm);
         e.p.addDiagonal(d.batch, Lm, T(kShift));
         e.p.potrf(d.batch, Lm, info.data());
       }
-      // Not positive definite, or a bad input: the input's pass decides which.
-      screenInputBy(*x, std::all_of(info.begin(), info.end(), [](int i) { return i == 0; }));
+      // Not positive definite, or a bad input: OpModule's finiteness rule
+      // scans the input when this throws, and names it when it is bad.
       for (int64_t b = 0; b < d.batch; ++b)
         if (info[b] != 0)
           fail(code::kNotPositiveDefinite, ErrorKind::Error,
                "BatchedCholeskyOrthogonalization: X X^T + 1e-5 I is not positive definite for matrix ", b,
                " of the batch (leading minor of order ", info[b], " fails) in ", dtypeName(x->dtype()),
                "; the input is too large or too close to rank-deficient for this dtype (scale it down or use float64)");
-      if (!fused) {
+      if (!done) {
         e.be.copyOnDevice(W->raw(), x->raw(), x->bytes());
         e.p.trsm(d.batch, Side::Left, Uplo::Lower, Op::N, T(1), Lm, W->template mat<T>());
       }
@@ -80,7 +72,8 @@ class Cholesky final : public Module {
       // the default form); else the sequence below, gB starting as G.
       TensorPtr gB = e.empty(g->shape());
       const Mat<const T> X = stable_ ? Mat<const T>(savedX_->mat<T>()) : Mat<const T>{};
-      if (e.p.fusedCholeskyBackward(B, L, savedW_->mat<T>(), X, g->mat<T>(), gB->template mat<T>())) return gB;
+      auto* kernels = fused<CholeskyKernels<T>>(e.p);
+      if (kernels && kernels->backward(B, L, savedW_->mat<T>(), X, g->mat<T>(), gB->template mat<T>())) return gB;
       e.be.copyOnDevice(gB->raw(), g->raw(), g->bytes());
       e.p.trsm(B, Side::Left, Uplo::Lower, Op::T, T(1), L, gB->template mat<T>());
       TensorPtr A = e.empty({B, m, m}), P = e.empty({B, m, m});

@@ -15,13 +15,15 @@
 //   dA += (1/j) dH_j H_{j+1}^T,  dH_{j+1} = (1/j) A^T dH_j,
 // then dP = (dA - dA^T) / 2 and the input gradient is its top-left block.
 #include "common.h"
+#include "exponential_kernels.h"
+#include "fused.h"
 
 namespace ortho::ops {
 namespace {
 
-class Exponential final : public Module {
+class Exponential final : public OpModule {
  public:
-  Exponential(const Shape& weightShape, const ModuleOptions& o) : Module(weightShape, o.requiresGrad), niters_(o.niters) {
+  Exponential(const Shape& weightShape, const ModuleOptions& o) : OpModule(weightShape, o.requiresGrad), niters_(o.niters) {
     if (niters_ < 0) fail(code::kInvalidArg, ErrorKind::RangeError, "niters must be an integer >= 0, got ", niters_);
   }
   const char* name() const override { return "BatchedExponentialOrthogonalization"; }
@@ -36,7 +38,8 @@ class Exponential final : public Module {
       const int K = std::max(niters_, 2);
       if (!record) {  // nothing to save: the whole series may run as one fused primitive
         TensorPtr y = e.empty(x->shape());
-        if (e.p.fusedExponential(B, x->mat<T>(), y->template mat<T>(), K)) return Pending{y, [] {}};
+        auto* kernels = fused<ExponentialKernels<T>>(e.p);
+        if (kernels && kernels->forward(B, x->mat<T>(), y->template mat<T>(), K)) return Pending{y, [] {}};
       }
       TensorPtr A = e.empty({B, D, D});
       Mat<T> Am = A->template mat<T>();

@@ -23,64 +23,51 @@ void checkFinite(const TensorImpl& t, const char* what) {
          " (shape ", shapeStr(t.shape()), "); every value must be finite");
 }
 
-Module::Module(Shape weightShape, bool requiresGrad, bool matrixInput)
-    : weightShape_(std::move(weightShape)), requiresGrad_(requiresGrad), matrixInput_(matrixInput) {
+OpModule::OpModule(Shape weightShape, bool requiresGrad, bool matrixInput)
+    : Module(requiresGrad), weightShape_(std::move(weightShape)), matrixInput_(matrixInput) {
   if (matrixInput_) checkMatrixShape(weightShape_, "weightShape");
 }
 
-void Module::checkInput(const TensorPtr& x) {
+void OpModule::checkInput(const TensorPtr& x) {
   if (matrixInput_ && x->shape() != weightShape_)
     fail(code::kShape, ErrorKind::RangeError, name(), " was built for weights of shape ", shapeStr(weightShape_),
          ", got a tensor of shape ", shapeStr(x->shape()));
 }
 
-bool Module::screenInput(const TensorImpl& input, const TensorImpl& witness) {
-  if (!unscreened_) return false;
-  return screenInputBy(input, countNonFinite(witness) == 0);
-}
-
-bool Module::screenInputBy(const TensorImpl& input, bool witnessFinite) {
-  if (!unscreened_) return false;
-  if (witnessFinite) {
-    unscreened_ = nullptr;
-    return true;
+namespace {
+// The finiteness rule (see OpModule): runs `compute` on `operand`; a throw,
+// or a result with a NaN or an infinity, has the operand scanned, and a bad
+// operand is what the error names. A finite operand whose result is not
+// finite overflowed: the error names `result` (of module `name`).
+// `fromResult` gets the tensor to check from what compute returned.
+template <typename R, typename Compute, typename FromResult>
+R underFinitenessRule(const TensorImpl& operand, const char* what, const char* result, const char* name,
+                      Compute&& compute, FromResult&& fromResult) {
+  R r;
+  try {
+    r = compute();
+  } catch (...) {
+    checkFinite(operand, what);  // a bad operand is the cause; else the error stands
+    throw;
   }
-  settleInputCheck(input);  // a bad element, or finite values whose witness overflowed
-  return false;
+  const TensorImpl& y = fromResult(r);
+  if (countNonFinite(y) > 0) {
+    if (&y != &operand) checkFinite(operand, what);
+    checkFinite(y, &y == &operand ? what
+                                  : (std::string(result) + name + " (the computation overflowed)").c_str());
+  }
+  return r;
 }
+}  // namespace
 
-// Runs the input's finiteness pass now, or, where the Impl `screens`, leaves
-// it to screenInput() (see screensInput()).
-void Module::armInputCheck(const TensorImpl& input, bool finiteKnown, bool screens, const char* what) {
-  unscreened_ = nullptr;
-  resultFinite_ = false;
-  if (finiteKnown) return;
-  if (screens)
-    unscreened_ = what;
-  else
-    checkFinite(input, what);
-}
-
-// The pass left to screenInput() when the Impl returned without calling it.
-void Module::settleInputCheck(const TensorImpl& input) {
-  if (!unscreened_) return;
-  const char* what = unscreened_;
-  unscreened_ = nullptr;
-  checkFinite(input, what);
-}
-
-Module::Pending Module::prepare(const TensorPtr& x, bool record, bool finiteKnown) {
+OpModule::Pending OpModule::prepare(const TensorPtr& x, bool record) {
   checkInput(x);
   Pending p;
   {
     auto lock = x->backend().lockForOperation();
-    armInputCheck(*x, finiteKnown, screensInput(), "the input");
-    p = forwardImpl(x, record);
-    settleInputCheck(*x);
-    // A result that is the input itself (BatchedIdentity) was just checked
-    // or is known finite.
-    if (p.y != x && !resultFinite_)
-      checkFinite(*p.y, (std::string("the result of ") + name() + " (the computation overflowed)").c_str());
+    p = underFinitenessRule<Pending>(
+        *x, "the input", "the result of ", name(),
+        [&] { return forwardImpl(x, record); }, [](const Pending& r) -> const TensorImpl& { return *r.y; });
   }
   auto inner = std::move(p.commit);
   TensorPtr y = p.y;
@@ -96,14 +83,14 @@ Module::Pending Module::prepare(const TensorPtr& x, bool record, bool finiteKnow
   return p;
 }
 
-TensorPtr Module::forward(const TensorPtr& x) {
+TensorPtr OpModule::forward(const TensorPtr& x) {
   std::lock_guard<std::mutex> g(mutex_);
   Pending p = prepare(x, requiresGrad_);
   p.commit();
   return p.y;
 }
 
-TensorPtr Module::backward(const TensorPtr& g, bool finiteKnown) {
+TensorPtr OpModule::backward(const TensorPtr& g) {
   std::lock_guard<std::mutex> guard(mutex_);
   if (!requiresGrad_)
     fail(code::kNoGrad, ErrorKind::Error, name(),
@@ -120,28 +107,25 @@ TensorPtr Module::backward(const TensorPtr& g, bool finiteKnown) {
     fail(code::kDevice, ErrorKind::Error, name(), ".backward() expects a gradient on ", outDevice_.str(),
          " (the device of the latest forward), got one on ", g->device().str());
   auto lock = g->backend().lockForOperation();
-  armInputCheck(*g, finiteKnown, screensGradient(), "the gradient");
-  TensorPtr r = backwardImpl(g);
-  settleInputCheck(*g);
-  if (r != g && !resultFinite_)  // as in prepare(): the gradient itself passed through is checked or known finite
-    checkFinite(*r, (std::string("the input gradient of ") + name() + " (the computation overflowed)").c_str());
-  return r;
+  return underFinitenessRule<TensorPtr>(
+      *g, "the gradient", "the input gradient of ", name(),
+      [&] { return backwardImpl(g); }, [](const TensorPtr& r) -> const TensorImpl& { return *r; });
 }
 
-TensorPtr Module::rightInverse(const TensorPtr& w) {
+TensorPtr OpModule::rightInverse(const TensorPtr& w) {
   checkInput(w);
   auto lock = w->backend().lockForOperation();
   checkFinite(*w, "the input");  // the same rule as forward(), though nothing is computed
   return w;
 }
 
-void Module::clearContext() {
+void OpModule::clearContext() {
   std::lock_guard<std::mutex> g(mutex_);
   dropContext();
   hasContext_ = false;
 }
 
-std::size_t Module::contextBytes() {
+std::size_t OpModule::contextBytes() {
   std::lock_guard<std::mutex> g(mutex_);
   std::size_t total = 0;
   for (const TensorPtr& t : savedTensors())
@@ -154,12 +138,9 @@ std::size_t Module::contextBytes() {
 
 class Chain final : public Module {
  public:
-  Chain(ModulePtr first, ModulePtr second, bool requiresGrad)
-      : Module(first->weightShape_, requiresGrad, first->matrixInput_),
-        first_(std::move(first)),
-        second_(std::move(second)) {}
+  Chain(std::shared_ptr<OpModule> first, std::shared_ptr<OpModule> second, bool requiresGrad)
+      : Module(requiresGrad), first_(std::move(first)), second_(std::move(second)) {}
   const char* name() const override { return "OrthoParams module"; }
-  using Module::backward;
 
   TensorPtr forward(const TensorPtr& x) override {
     // Fixed lock order (chain, first, second) so concurrent calls through the
@@ -167,59 +148,44 @@ class Chain final : public Module {
     std::lock_guard<std::mutex> g0(mutex_);
     std::lock_guard<std::mutex> g1(first_->mutex_);
     std::lock_guard<std::mutex> g2(second_->mutex_);
-    // The second module gets a checked input, except after a first module
-    // that passes its input through (BatchedIdentity) when the second screens
-    // its input itself: then the second does the check, from its witness.
-    const bool deferCheck = first_->passesInput() && second_->screensInput();
-    Pending p1 = first_->prepare(x, first_->requiresGrad_, /*finiteKnown=*/deferCheck);
-    Pending p2 = second_->prepare(p1.y, second_->requiresGrad_, /*finiteKnown=*/!deferCheck);
+    OpModule::Pending p1 = first_->prepare(x, first_->requiresGrad_);
+    OpModule::Pending p2 = second_->prepare(p1.y, second_->requiresGrad_);
     p1.commit();  // both succeeded: now apply state updates and contexts
     p2.commit();
-    hasContext_ = requiresGrad_;
     return p2.y;
   }
 
-  TensorPtr backward(const TensorPtr& g, bool finiteKnown) override {
+  TensorPtr backward(const TensorPtr& g) override {
     std::lock_guard<std::mutex> g0(mutex_);
     if (!requiresGrad_)
       fail(code::kNoGrad, ErrorKind::Error,
            "backward() needs the module built with requiresGrad: true (forward saved nothing to differentiate)");
-    // The second module's result was checked: the first need not check it again.
-    return first_->backward(second_->backward(g, finiteKnown), true);
+    return first_->backward(second_->backward(g));
   }
 
-  TensorPtr rightInverse(const TensorPtr& w) override {
-    return first_->rightInverse(second_->rightInverse(w));
-  }
+  TensorPtr rightInverse(const TensorPtr& w) override { return first_->rightInverse(second_->rightInverse(w)); }
 
- protected:
-  Pending forwardImpl(const TensorPtr&, bool) override {
-    fail(code::kInternal, ErrorKind::Error, "Chain::forwardImpl is never called");
-  }
-  TensorPtr backwardImpl(const TensorPtr&) override {
-    fail(code::kInternal, ErrorKind::Error, "Chain::backwardImpl is never called");
-  }
-  void dropContext() override {
+  void clearContext() override {
     first_->clearContext();
     second_->clearContext();
   }
-  // What both halves hold (the chain itself saves nothing), each read under
-  // its own mutex in the chain's lock order.
-  std::vector<TensorPtr> savedTensors() override {
-    std::vector<TensorPtr> all;
-    for (Module* m : {first_.get(), second_.get()}) {
-      std::lock_guard<std::mutex> g(m->mutex_);
-      for (TensorPtr& t : m->savedTensors()) all.push_back(std::move(t));
-    }
-    return all;
+  std::size_t contextBytes() override {
+    std::lock_guard<std::mutex> g0(mutex_);
+    return first_->contextBytes() + second_->contextBytes();
   }
 
  private:
-  ModulePtr first_, second_;
+  std::shared_ptr<OpModule> first_, second_;
+  std::mutex mutex_;
 };
 
 ModulePtr makeChain(const ModulePtr& first, const ModulePtr& second, bool requiresGrad) {
-  return std::make_shared<Chain>(first, second, requiresGrad);
+  auto one = [](const ModulePtr& m, const char* which) {
+    auto op = std::dynamic_pointer_cast<OpModule>(m);
+    if (!op) fail(code::kInvalidArg, ErrorKind::TypeError, which, " must be a single module, not a chain");
+    return op;
+  };
+  return std::make_shared<Chain>(one(first, "first"), one(second, "second"), requiresGrad);
 }
 
 // ---------------------------------------------------------------------------

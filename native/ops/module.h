@@ -1,7 +1,6 @@
 // Reparametrizer modules: each one's forward and backward written once
-// against the Backend primitive table. A module validates what reaches it,
-// serializes its own calls (it holds state and the saved context), and holds
-// the device's operation lock while it enqueues work.
+// against the Backend primitive table (OpModule), and Chain, which composes
+// two of them (OrthoParams).
 #pragma once
 
 #include <functional>
@@ -15,6 +14,8 @@
 
 namespace ortho::ops {
 
+/// What the N-API layer and Chain hold: a module that runs forward and
+/// backward on tensors. Ops derive from OpModule; Chain composes two of them.
 class Module {
  public:
   virtual ~Module() = default;
@@ -23,20 +24,46 @@ class Module {
 
   /// Runs the forward pass; with requiresGrad, replaces the saved context.
   /// Nothing changes (state, context) when it throws.
-  virtual TensorPtr forward(const TensorPtr& x);
+  virtual TensorPtr forward(const TensorPtr& x) = 0;
   /// Vector-Jacobian product for the latest forward's input.
-  TensorPtr backward(const TensorPtr& gradOutput) { return backward(gradOutput, false); }
+  virtual TensorPtr backward(const TensorPtr& gradOutput) = 0;
   /// orthogonium's right_inverse (identity for most modules).
-  virtual TensorPtr rightInverse(const TensorPtr& w);
+  virtual TensorPtr rightInverse(const TensorPtr& w) = 0;
 
   bool requiresGrad() const { return requiresGrad_; }
   /// Drops the saved context (frees its memory).
-  void clearContext();
+  virtual void clearContext() = 0;
   /// Bytes held by the saved context (for tests and benchmarks).
-  std::size_t contextBytes();
+  virtual std::size_t contextBytes() = 0;
 
  protected:
-  Module(Shape weightShape, bool requiresGrad, bool matrixInput = true);
+  explicit Module(bool requiresGrad) : requiresGrad_(requiresGrad) {}
+  bool requiresGrad_;
+};
+
+/// One reparametrizer: its forward and backward computations, written
+/// against the Backend primitive table, and the rules every op shares,
+/// applied here once:
+/// - validation of what reaches it (shape, and for backward the dtype and
+///   device of the latest forward);
+/// - its calls serialized (it holds state and the saved context), with the
+///   device's operation lock held while it enqueues work;
+/// - effects (state, saved context) applied only once everything succeeded;
+/// - finiteness: the result is checked; only when it holds a NaN or an
+///   infinity, or the computation threw, is the operand (the input, or the
+///   gradient) scanned, so that the error names the culprit: the operand
+///   (ERR_ORTHO_NON_FINITE, "the input holds ...") or, for a finite
+///   operand, the overflowing computation. Op bodies do no screening.
+class OpModule : public Module {
+ public:
+  TensorPtr forward(const TensorPtr& x) override;
+  TensorPtr backward(const TensorPtr& gradOutput) override;
+  TensorPtr rightInverse(const TensorPtr& w) override;
+  void clearContext() override;
+  std::size_t contextBytes() override;
+
+ protected:
+  OpModule(Shape weightShape, bool requiresGrad, bool matrixInput = true);
 
   /// A computed forward whose effects (state updates, saved context) are
   /// applied by commit() only once everything has succeeded.
@@ -45,45 +72,11 @@ class Module {
     std::function<void()> commit;
   };
   /// Validates x and computes the forward with the module mutex held by the
-  /// caller; changes nothing until the result's commit() runs. `finiteKnown`
-  /// skips the input's finiteness pass when x is a result already checked
-  /// (the second module of a chain).
-  Pending prepare(const TensorPtr& x, bool record, bool finiteKnown = false);
-  /// The computation itself (device lock held, input validated).
+  /// caller; changes nothing until the result's commit() runs.
+  Pending prepare(const TensorPtr& x, bool record);
+  /// The computation itself (device lock held, input's shape validated).
   virtual Pending forwardImpl(const TensorPtr& x, bool record) = 0;
   virtual TensorPtr backwardImpl(const TensorPtr& gradOutput) = 0;
-  /// backward() with the gradient's finiteness pass skipped when
-  /// `finiteKnown` (a result already checked: the first module of a chain).
-  virtual TensorPtr backward(const TensorPtr& gradOutput, bool finiteKnown);
-  /// True for a module that decides its input's finiteness from a witness
-  /// it computes anyway: values that are NaN or infinite whenever an input
-  /// element is (a sum of squares over every element; a result formed
-  /// elementwise as a x + b, where NaN or infinity in x stays non-finite
-  /// whatever a and b are). prepare() (and backward(), per
-  /// screensGradient()) then leave the input's finiteness pass to the
-  /// Impl's screenInput() call, which runs it only
-  /// when the witness is not all finite (a bad input, or an overflow of
-  /// finite values): one full read of the input saved. Such a module must
-  /// raise no other error before that call; if it never makes it, the pass
-  /// runs after the Impl anyway.
-  virtual bool screensInput() const { return false; }
-  /// The same for backward()'s gradient; by default as screensInput().
-  virtual bool screensGradient() const { return screensInput(); }
-  /// True for a module whose forward returns its input itself
-  /// (BatchedIdentity): in a chain whose second module screens its input,
-  /// the first leaves the input's check to it (one pass instead of two).
-  virtual bool passesInput() const { return false; }
-  /// See screensInput(). True when it counted the witness and found it all
-  /// finite (false too when the caller had checked the input already).
-  bool screenInput(const TensorImpl& input, const TensorImpl& witness);
-  /// The same with a witness already judged: `witnessFinite` (for a module
-  /// whose witness is not a tensor, such as the Cholesky's pivots). With
-  /// false, the input's pass runs now (and throws on a bad element).
-  bool screenInputBy(const TensorImpl& input, bool witnessFinite);
-  /// Set by forwardImpl / backwardImpl when their result is known finite
-  /// (screened as the witness, or finite by a bound): the result's own
-  /// finiteness pass is skipped. Reset before every Impl call.
-  bool resultFinite_ = false;
   /// Called before forwardImpl with the module mutex held (state checks).
   virtual void checkInput(const TensorPtr& x);
   virtual void dropContext() = 0;
@@ -91,22 +84,14 @@ class Module {
   virtual std::vector<TensorPtr> savedTensors() = 0;
 
   Shape weightShape_;
-  bool requiresGrad_;
   bool matrixInput_;
   bool hasContext_ = false;
-  /// Non-null while screenInput() owes the input's finiteness pass: the
-  /// input's name for the message ("the input", "the gradient").
-  const char* unscreened_ = nullptr;
   Shape outShape_;  ///< shape of the latest recorded output
   DType outDtype_ = DType::Float32;
   Device outDevice_;
   std::mutex mutex_;
 
   friend class Chain;
-
- private:
-  void armInputCheck(const TensorImpl& input, bool finiteKnown, bool screens, const char* what);
-  void settleInputCheck(const TensorImpl& input);
 };
 
 using ModulePtr = std::shared_ptr<Module>;
@@ -139,7 +124,8 @@ struct ModuleOptions {
 /// "cholesky", "exponential", "qr", "polar", "l2normalize". Throws on bad options.
 ModulePtr makeModule(const std::string& kind, const Shape& weightShape, const ModuleOptions& o);
 
-/// forward = second(first(x)); backward runs the chain in reverse.
+/// forward = second(first(x)); backward runs the chain in reverse. Both
+/// must be single modules (not chains).
 ModulePtr makeChain(const ModulePtr& first, const ModulePtr& second, bool requiresGrad);
 
 /// Power-iteration state access (u or v); throws for other modules.

@@ -19,7 +19,8 @@
 //      that the tail's 1.875x growth per step cannot lift it in time).
 //   The residual is read back to the host only after the schedule and once
 //   per tail step.
-//   Where the backend has fusedPolar (the CPU, for small matrices), each
+//   Where the backend has the fused kernel (PolarKernels,
+//   ops/polar_kernels.h: the CPU, for small matrices), each
 //   matrix runs these steps on its own, in cache, stopping where it is done
 //   (PolarTrack); matrices that stopped before the latest then continue to
 //   it and until done there (then again, until all agree): the same steps,
@@ -58,6 +59,8 @@
 #include <sstream>
 
 #include "common.h"
+#include "fused.h"
+#include "polar_kernels.h"
 
 namespace ortho::ops {
 
@@ -183,14 +186,14 @@ double defaultTol() {
   return std::is_same_v<T, float> ? 4e-6 : 1e-13;
 }
 
-// The stall rule (PolarTrack, core/backend.h): a matrix stalls after this
+// The stall rule (PolarTrack, ops/polar_kernels.h): a matrix stalls after this
 // many checks that did not halve its residual.
 constexpr int kStallChecks = PolarTrack::kStallChecks;
 
-class Polar final : public Module {
+class Polar final : public OpModule {
  public:
   Polar(const Shape& weightShape, const ModuleOptions& o)
-      : Module(weightShape, o.requiresGrad),
+      : OpModule(weightShape, o.requiresGrad),
         tol_(o.tol),
         maxIters_(o.maxIters),
         lowerBound_(o.lowerBound),
@@ -244,7 +247,8 @@ class Polar final : public Module {
       plan.tol = tol;
       plan.safety = kSafety;
       TensorPtr fusedOut = e.empty(x->shape());
-      if (e.p.fusedPolar(B, nullptr, x->mat<T>(), fusedOut->template mat<T>(), !tall, plan, tr.data())) {
+      auto* kernels = fused<PolarKernels<T>>(e.p);
+      if (kernels && kernels->forward(B, nullptr, x->mat<T>(), fusedOut->template mat<T>(), !tall, plan, tr.data())) {
         std::vector<int64_t> behind;
         for (;;) {
           int most = 0;
@@ -254,8 +258,8 @@ class Polar final : public Module {
             if (tr[b].checks < most) behind.push_back(b);
           if (behind.empty()) break;
           plan.untilChecks = most;
-          if (!e.p.fusedPolar(static_cast<int64_t>(behind.size()), behind.data(), fusedOut->template mat<T>(),
-                              fusedOut->template mat<T>(), !tall, plan, tr.data()))
+          if (!kernels->forward(static_cast<int64_t>(behind.size()), behind.data(), fusedOut->template mat<T>(),
+                                fusedOut->template mat<T>(), !tall, plan, tr.data()))
             fail(code::kInternal, ErrorKind::Error, name(), ": the backend declined to continue its fused forward");
         }
         iters = scheduleSteps + tr[0].checks - 1;

@@ -8,12 +8,14 @@
 
 #include "../core/random.h"
 #include "common.h"
+#include "fused.h"
+#include "power_iteration_kernels.h"
 #include "power_iteration.h"
 
 namespace ortho::ops {
 
 PowerIteration::PowerIteration(const Shape& weightShape, const ModuleOptions& o)
-    : Module(weightShape, o.requiresGrad),
+    : OpModule(weightShape, o.requiresGrad),
       niter_(o.powerItNiter),
       eps_(o.eps),
       seed_(o.hasSeed ? o.seed : randomSeed()) {
@@ -46,7 +48,7 @@ TensorPtr PowerIteration::initialState(bool isU, DType dtype, const Device& devi
 }
 
 void PowerIteration::checkInput(const TensorPtr& x) {
-  Module::checkInput(x);
+  OpModule::checkInput(x);
   if (stateFixed_) {
     if (x->dtype() != stateDtype_)
       fail(code::kDtype, ErrorKind::TypeError,
@@ -59,7 +61,7 @@ void PowerIteration::checkInput(const TensorPtr& x) {
   }
 }
 
-Module::Pending PowerIteration::forwardImpl(const TensorPtr& x, bool record) {
+OpModule::Pending PowerIteration::forwardImpl(const TensorPtr& x, bool record) {
   return dispatchDtype(x->dtype(), [&](auto tag) {
     using T = decltype(tag);
     Env<T> e(*x);
@@ -73,7 +75,8 @@ Module::Pending PowerIteration::forwardImpl(const TensorPtr& x, bool record) {
     TensorPtr coef = e.empty({B});
     T* c = coef->template data<T>();
     TensorPtr y = e.empty(x->shape());
-    if (!e.p.fusedPowerIteration(B, X, U.data, V.data, niter_, T(eps_), c, y->template data<T>())) {
+    auto* kernels = fused<PowerIterationKernels<T>>(e.p);
+    if (!(kernels && kernels->forward(B, X, U.data, V.data, niter_, T(eps_), c, y->template data<T>()))) {
       for (int it = 0; it < niter_; ++it) {
         e.p.gemm(B, T(1), X, Op::T, U, Op::N, T(0), V);
         l2NormalizeVectors(e, B, n, V.data);
@@ -86,7 +89,6 @@ Module::Pending PowerIteration::forwardImpl(const TensorPtr& x, bool record) {
       e.p.scalarMap(B, ScalarFn::InvPlus, c, nullptr, T(eps_), c);  // 1 / (s + eps)
       e.p.groupScale(GroupLayout::perMatrix(B, m * n), c, X.data, nullptr, nullptr, y->template data<T>());
     }
-    resultFinite_ = screenInput(*x, *y);  // y = c X elementwise
     return Pending{y, [this, u, v, x, coef, record] {
       u_ = u;
       v_ = v;
@@ -120,7 +122,6 @@ TensorPtr PowerIteration::backwardImpl(const TensorPtr& g) {
              Mat<const T>::dense(savedV_->data<T>(), n, 1), Op::T, T(0), out->template mat<T>());
     e.p.groupScale(perMat, savedCoef_->data<T>(), g->data<T>(), c2->template data<T>(), out->template data<T>(),
                    out->template data<T>());
-    resultFinite_ = screenInput(*g, *out);  // out = c G + c2 u v^T elementwise
     return out;
   });
 }

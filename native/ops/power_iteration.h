@@ -4,11 +4,10 @@
 
 namespace ortho::ops {
 
-class PowerIteration final : public Module {
+class PowerIteration final : public OpModule {
  public:
   PowerIteration(const Shape& weightShape, const ModuleOptions& o);
   const char* name() const override { return "BatchedPowerIteration"; }
-  bool screensInput() const override { return true; }
 
   /// A copy of u (isU) or v; before any input, the initial state as float32
   /// on the CPU (or in the fixed dtype and device).

@@ -12,9 +12,9 @@
 namespace ortho::ops {
 namespace {
 
-class QR final : public Module {
+class QR final : public OpModule {
  public:
-  QR(const Shape& weightShape, const ModuleOptions& o) : Module(weightShape, o.requiresGrad) {}
+  QR(const Shape& weightShape, const ModuleOptions& o) : OpModule(weightShape, o.requiresGrad) {}
   const char* name() const override { return "BatchedQROrthogonalization"; }
 
  protected:

@@ -18,11 +18,10 @@ ModulePtr makePowerIteration(const Shape& s, const ModuleOptions& o);
 
 namespace {
 
-class Identity final : public Module {
+class Identity final : public OpModule {
  public:
-  Identity(const Shape& weightShape, const ModuleOptions& o) : Module(weightShape, o.requiresGrad) {}
+  Identity(const Shape& weightShape, const ModuleOptions& o) : OpModule(weightShape, o.requiresGrad) {}
   const char* name() const override { return "BatchedIdentity"; }
-  bool passesInput() const override { return true; }
 
  protected:
   Pending forwardImpl(const TensorPtr& x, bool) override {
@@ -35,11 +34,10 @@ class Identity final : public Module {
 
 constexpr double kL2Eps = 1e-8;
 
-class L2Normalize final : public Module {
+class L2Normalize final : public OpModule {
  public:
-  explicit L2Normalize(const ModuleOptions& o) : Module({}, o.requiresGrad, false), dims_(o.dims), all_(o.allDims) {}
+  explicit L2Normalize(const ModuleOptions& o) : OpModule({}, o.requiresGrad, false), dims_(o.dims), all_(o.allDims) {}
   const char* name() const override { return "L2Normalize"; }
-  bool screensInput() const override { return true; }
 
   TensorPtr rightInverse(const TensorPtr& w) override {
     // orthogonium's right_inverse normalizes too.
@@ -75,14 +73,12 @@ class L2Normalize final : public Module {
       GroupLayout g = layoutFor(x->shape());
       TensorPtr r2 = e.empty({g.groups()}), c = e.empty({g.groups()});
       e.p.groupDot(g, x->data<T>(), x->data<T>(), r2->template data<T>());
-      screenInput(*x, *r2);  // a sum of squares is finite only if every term is
       e.p.scalarMap(g.groups(), ScalarFn::InvSqrtPlus, r2->template data<T>(), nullptr, T(kL2Eps),
                     c->template data<T>());
       TensorPtr y = e.empty(x->shape());
       e.p.groupScale(g, c->template data<T>(), x->data<T>(), nullptr, nullptr, y->template data<T>());
       // |y_i| = |x_i| / (||x|| + 1e-8) <= 1 (up to rounding) for finite x; an
       // overflowed ||x|| gives c = 0 and y = 0.
-      resultFinite_ = true;
       return Pending{y, [this, record, x, r2, c] {
         if (!record) return;
         savedX_ = x;
@@ -104,7 +100,6 @@ class L2Normalize final : public Module {
       TensorPtr out = e.empty(gr->shape());
       e.p.groupScale(g, savedC_->data<T>(), gr->data<T>(), c2->template data<T>(), savedX_->data<T>(),
                      out->template data<T>());
-      resultFinite_ = screenInput(*gr, *out);  // out = c g + c2 x elementwise
       return out;
     });
   }

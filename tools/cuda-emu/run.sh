@@ -7,7 +7,7 @@
 # the argument checks of the real ones) found through ORTHO_CUDA_LIB_DIR.
 # It checks the plumbing (indexing, layouts, pointer arrays, workspaces,
 # loader, error paths), not the real libraries, timing or streams.
-#   bash tools/cuda-emu/run.sh [mocha args...]    (ORTHO_CUDA_FUSED=0 works too)
+#   bash tools/cuda-emu/run.sh [mocha args...]    (ORTHO_FUSED=0 works too)
 # Needs g++, python3, Eigen, the CUDA toolkit's library_types.h, npm install
 # and npx tsc -p . done. Builds into $ORTHO_EMU_DIR (default /tmp/orthogonium-cuda-emu; about
 # 5 minutes on 2 cores).

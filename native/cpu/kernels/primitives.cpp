@@ -5,6 +5,9 @@
 #include <sstream>
 #include <string>
 
+#include "../../ops/bjorck_kernels.h"
+#include "../../ops/polar_kernels.h"
+#include "../../ops/power_iteration_kernels.h"
 #include "../kernels.h"
 #include "common.h"
 #include "primitives.h"
@@ -12,16 +15,37 @@
 namespace ortho::cpu {
 namespace {
 
-// ORTHO_FUSED=0 turns every fused entry below off (read once): the ops then
-// run their plain sequences of primitives. An escape hatch, and what lets
-// the tests compare a fused path with the plain one at the same shape.
-bool fusedOn() {
-  static const bool on = [] {
-    const char* v = std::getenv("ORTHO_FUSED");
-    return !(v && std::strcmp(v, "0") == 0);
-  }();
-  return on;
-}
+// The ops' fused-kernel interfaces (ops/fused.h) over Fused<T>.
+template <typename T>
+struct CpuPowerIterationKernels final : ops::PowerIterationKernels<T> {
+  bool forward(int64_t batch, Mat<const T> X, T* u, T* v, int niter, T eps, T* coef, T* Y) override {
+    return Fused<T>::powerIteration(batch, X, u, v, niter, eps, coef, Y);
+  }
+};
+
+template <typename T>
+struct CpuBjorckKernels final : ops::BjorckKernels<T> {
+  bool keepsGram(int64_t m, int64_t n) override { return Fused<T>::keepsBjorckGram(m, n); }
+  bool forward(int64_t batch, T beta, int steps, Mat<const T> X, Mat<T> Y, T* const* saves,
+               T* const* grams) override {
+    return Fused<T>::bjorck(batch, X, Y, steps, beta, saves, grams);
+  }
+  bool backward(int64_t batch, T beta, int steps, const T* const* ws, const T* const* ms, Mat<const T> G,
+                Mat<T> dX) override {
+    return Fused<T>::bjorckBackward(batch, ws, ms, steps, G, dX, beta);
+  }
+  bool step(int64_t batch, T beta, Mat<const T> w, Mat<T> gram, Mat<T> out) override {
+    return Fused<T>::bjorckStep(batch, beta, w, gram, out);
+  }
+};
+
+template <typename T>
+struct CpuPolarKernels final : ops::PolarKernels<T> {
+  bool forward(int64_t count, const int64_t* which, Mat<const T> In, Mat<T> Out, bool transposed,
+               const PolarPlan& plan, PolarTrack* tracks) override {
+    return Fused<T>::polar(count, which, In, Out, transposed, plan, tracks);
+  }
+};
 
 template <typename T>
 class CpuPrimitives final : public Primitives<T> {
@@ -59,25 +83,18 @@ class CpuPrimitives final : public Primitives<T> {
     Reductions<T>::groupScale(g, a, x, b, y, out);
   }
   int64_t countNonFinite(int64_t n, const T* x) override { return Reductions<T>::countNonFinite(n, x); }
-  bool fusedPowerIteration(int64_t batch, Mat<const T> X, T* u, T* v, int niter, T eps, T* coef, T* Y) override {
-    return fusedOn() && Fused<T>::powerIteration(batch, X, u, v, niter, eps, coef, Y);
+  void* fusedKernels(const char* name) override {
+    if (std::strcmp(name, ops::BjorckKernels<T>::kName) == 0) return static_cast<ops::BjorckKernels<T>*>(&bjorck_);
+    if (std::strcmp(name, ops::PowerIterationKernels<T>::kName) == 0)
+      return static_cast<ops::PowerIterationKernels<T>*>(&powerIteration_);
+    if (std::strcmp(name, ops::PolarKernels<T>::kName) == 0) return static_cast<ops::PolarKernels<T>*>(&polar_);
+    return nullptr;
   }
-  bool fusedBjorckStep(int64_t batch, T beta, Mat<const T> W, Mat<T> G, Mat<T> Out) override {
-    return fusedOn() && Fused<T>::bjorckStep(batch, beta, W, G, Out);
-  }
-  bool keepsBjorckGram(int64_t m, int64_t n) override { return !fusedOn() || Fused<T>::keepsBjorckGram(m, n); }
-  bool fusedBjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta, T* const* saves,
-                   T* const* grams) override {
-    return fusedOn() && Fused<T>::bjorck(batch, X, Y, steps, beta, saves, grams);
-  }
-  bool fusedBjorckBackward(int64_t batch, const T* const* ws, const T* const* ms, int steps, Mat<const T> G,
-                           Mat<T> dX, T beta) override {
-    return fusedOn() && Fused<T>::bjorckBackward(batch, ws, ms, steps, G, dX, beta);
-  }
-  bool fusedPolar(int64_t count, const int64_t* which, Mat<const T> In, Mat<T> Out, bool transposed,
-                  const PolarPlan& plan, PolarTrack* tracks) override {
-    return fusedOn() && Fused<T>::polar(count, which, In, Out, transposed, plan, tracks);
-  }
+
+ private:
+  CpuPowerIterationKernels<T> powerIteration_;
+  CpuBjorckKernels<T> bjorck_;
+  CpuPolarKernels<T> polar_;
 };
 
 // The level these files were compiled for, from the compiler's own macros
@@ -110,7 +127,6 @@ std::string detail() {
       "AVX2, FMA, " <<
 #endif
       Eigen::SimdInstructionSetsInUse() << ")";
-  if (!fusedOn()) os << "; fused kernels off (ORTHO_FUSED=0)";
   return os.str();
 }
 

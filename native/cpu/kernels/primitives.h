@@ -7,8 +7,12 @@
 #include <cstdint>
 
 #include "../../core/backend.h"
+#include "../../ops/polar_kernels.h"
 
 namespace ortho::cpu {
+
+using ops::PolarPlan;
+using ops::PolarTrack;
 
 /// Batched GEMM, SYRK and triangular solves.
 template <typename T>
@@ -47,7 +51,8 @@ struct Reductions {
   static int64_t countNonFinite(int64_t n, const T* x);
 };
 
-/// Whole algorithms per matrix while it stays in a core's cache.
+/// Whole algorithms per matrix while it stays in a core's cache: the ops'
+/// fused-kernel interfaces (ops/*_kernels.h), as primitives.cpp hands them out.
 template <typename T>
 struct Fused {
   static bool powerIteration(int64_t batch, Mat<const T> X, T* u, T* v, int niter, T eps, T* coef, T* Y);
