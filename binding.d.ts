@@ -24,21 +24,12 @@ export declare class NativeTensor {
   dispose(): void;
 }
 
-export interface NativeModuleOptions {
-  requiresGrad?: boolean;
-  powerItNiter?: number;
-  eps?: number;
-  seed?: number | bigint;
-  beta?: number;
-  niters?: number;
-  passThrough?: boolean;
-  stable?: boolean;
-  dims?: number | number[] | null;
-  tol?: number;
-  maxIters?: number;
-  lowerBound?: number;
-  onStall?: 'error' | 'flag';
-}
+/**
+ * A module's options as the TypeScript classes pass them (validated there);
+ * the native side reads each kind's options by its schema
+ * (native/ops/module_registry.h) and ignores keys the kind does not declare.
+ */
+export type NativeModuleOptions = Record<string, boolean | number | bigint | string | number[] | null | undefined>;
 
 export interface NativePolarDiagnostics {
   iterations: number;
@@ -50,15 +41,8 @@ export interface NativePolarDiagnostics {
   belowLowerBound: number[];
 }
 
-export type NativeModuleKind =
-  | 'identity'
-  | 'power_iteration'
-  | 'bjorck'
-  | 'cholesky'
-  | 'exponential'
-  | 'qr'
-  | 'polar'
-  | 'l2normalize';
+/** A registered module kind (native/ops/module_registry.h). */
+export type NativeModuleKind = string;
 
 export declare class NativeModule {
   constructor(kind: NativeModuleKind, weightShape: number[] | undefined, options?: NativeModuleOptions);
@@ -91,6 +75,8 @@ export interface Binding {
   orthogonalityError(t: NativeTensor): Promise<NativeTensor>;
   /** The objects `backends()` returns, as they are. */
   backends(): BackendInfo[];
+  /** Every registered module kind's option defaults: `{ kind: { option: default } }`. */
+  moduleDefaults(): Record<string, Record<string, boolean | number | string>>;
   /** The polar module's coefficient schedule for a lower bound. */
   polarSchedule(lowerBound: number): number[][];
   /**

@@ -95,6 +95,8 @@ const tsc = bin('tsc');
 const haveSources = fs.existsSync(path.join(root, 'lib', 'index.ts'));
 if (haveSources && tsc && (force || !fs.existsSync(path.join(root, 'dist', 'index.js')) || isStale('lib', 'dist'))) {
   run(tsc, ['-p', 'tsconfig.json']);
+  const esmEntry = path.join(__dirname, 'esm-entry.js');  // the repository's, not the package's
+  if (fs.existsSync(esmEntry)) run(process.execPath, [esmEntry]);
 }
 // The examples (examples/*.ts -> examples/build/), run by the test suite.
 if (haveSources && tsc && fs.existsSync(path.join(root, 'examples', 'tsconfig.json')) && (force || isStale('examples', 'examples/build'))) {

@@ -248,3 +248,88 @@ describe('CPU dispatch', function () {
     }
   });
 });
+
+// Option defaults live in the native module registry
+// (native/ops/module_registry.h) and nowhere else: the TypeScript classes
+// read them from it. What the API reference promises ("Defaults to `x`" in
+// lib/modules/*.ts, written by hand) must be what the registry holds, and
+// every registered default must be documented.
+describe('module option defaults', function () {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const root = path.dirname(require.resolve('../package.json'));
+  const { binding } = require('../dist/native.js');
+  const registry = binding.moduleDefaults();
+  const FILES = {
+    'base.ts': null, // the options every module takes: every kind
+    'bjorck.ts': 'bjorck',
+    'cholesky.ts': 'cholesky',
+    'exponential.ts': 'exponential',
+    'l2-normalize.ts': 'l2normalize',
+    'polar.ts': 'polar',
+    'power-iteration.ts': 'power_iteration',
+    'qr.ts': 'qr',
+    'identity.ts': 'identity',
+  };
+  // { kind: { option: documented default text } } from the TSDoc comment
+  // right above each `option?:` line.
+  function documented() {
+    const docs = {};
+    for (const [file, kind] of Object.entries(FILES)) {
+      const text = fs.readFileSync(path.join(root, 'lib', 'modules', file), 'utf8');
+      for (const m of text.matchAll(/\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*(\w+)\?:/g)) {
+        const d = /Defaults to `([^`]+)`/.exec(m[1].replace(/\s*\n\s*\*\s*/g, ' '));
+        if (!d) continue;
+        for (const k of kind ? [kind] : Object.keys(registry)) (docs[k] ??= {})[m[2]] = d[1];
+      }
+    }
+    return docs;
+  }
+
+  it('every module kind is registered, and each class builds the kind it names', function () {
+    expect(Object.keys(registry).sort()).to.deep.equal(
+      ['bjorck', 'cholesky', 'exponential', 'identity', 'l2normalize', 'polar', 'power_iteration', 'qr']);
+  });
+
+  it('the documented defaults are the registered ones, and every registered default is documented', function () {
+    const docs = documented();
+    for (const [kind, defaults] of Object.entries(registry)) {
+      for (const [name, value] of Object.entries(defaults)) {
+        const text = docs[kind]?.[name];
+        expect(text, `${kind}.${name}: no "Defaults to" in lib/modules`).to.be.a('string');
+        const parsed = /^'.*'$/.test(text) ? text.slice(1, -1) : JSON.parse(text);
+        expect(parsed, `${kind}.${name}`).to.equal(value);
+      }
+    }
+    // the other way round: a documented default the registry lacks
+    for (const [kind, opts] of Object.entries(docs))
+      for (const name of Object.keys(opts))
+        if (!(kind === 'polar' && name === 'tol')) // tol's default depends on the dtype: native, by dtype
+          expect(registry[kind], `${kind}.${name} documented but not registered`).to.have.property(name);
+  });
+
+  it("the registered defaults are orthogonium's (its constructors' signatures)", function () {
+    // BatchedBjorckOrthogonalization(weight_shape, beta=0.5, niters=12, pass_through=False),
+    // BatchedCholeskyOrthogonalization(weight_shape, stable=False),
+    // BatchedExponentialOrthogonalization(weight_shape, niters=7),
+    // BatchedPowerIteration(weight_shape, power_it_niter=3, eps=1e-12)
+    expect(registry.bjorck).to.include({ beta: 0.5, niters: 12, passThrough: false });
+    expect(registry.cholesky).to.include({ stable: false });
+    expect(registry.exponential).to.include({ niters: 7 });
+    expect(registry.power_iteration).to.include({ powerItNiter: 3, eps: 1e-12 });
+    for (const d of Object.values(registry)) expect(d.requiresGrad).to.equal(false);
+  });
+
+  it('a module built without options reports the registered defaults', function () {
+    const d = registry;
+    const bj = new ortho.BatchedBjorckOrthogonalization([4, 3]);
+    expect([bj.beta, bj.niters, bj.passThrough, bj.requiresGrad]).to.deep.equal(
+      [d.bjorck.beta, d.bjorck.niters, d.bjorck.passThrough, d.bjorck.requiresGrad]);
+    expect(new ortho.BatchedExponentialOrthogonalization([4, 3]).niters).to.equal(d.exponential.niters);
+    expect(new ortho.BatchedCholeskyOrthogonalization([4, 3]).stable).to.equal(d.cholesky.stable);
+    const pi = new ortho.BatchedPowerIteration([4, 3]);
+    expect([pi.powerItNiter, pi.eps]).to.deep.equal([d.power_iteration.powerItNiter, d.power_iteration.eps]);
+    const po = new ortho.BatchedPolarOrthogonalization([4, 3]);
+    expect([po.maxIters, po.lowerBound, po.onStall]).to.deep.equal([d.polar.maxIters, d.polar.lowerBound, d.polar.onStall]);
+  });
+});

@@ -27,17 +27,52 @@ export interface ModuleOptions {
 /** @internal */
 export const BASE_OPTION_KEYS = ['requiresGrad', 'seed'] as const;
 
-/** @internal Reads the base options and rejects unknown keys. */
-export function readBaseOptions(options: unknown, extraKeys: readonly string[], what: string): {
+let registryDefaults: ReturnType<typeof binding.moduleDefaults> | undefined;
+
+/**
+ * @internal A module kind's option defaults, as its native op registers
+ * them (native/ops/module_registry.h): their one home.
+ */
+export class Defaults {
+  readonly #values: Record<string, boolean | number | string>;
+  constructor(readonly kind: NativeModuleKind) {
+    registryDefaults ??= binding.moduleDefaults();
+    const values = registryDefaults[kind];
+    if (!values) throw makeError(Error, ErrorCodes.INTERNAL, `no module kind '${kind}' is registered`);
+    this.#values = values;
+  }
+  #get<T>(name: string, type: string): T {
+    const v = this.#values[name];
+    if (typeof v !== type) throw makeError(Error, ErrorCodes.INTERNAL, `${this.kind} has no ${type} default for ${name}`);
+    return v as T;
+  }
+  number(name: string): number {
+    return this.#get<number>(name, 'number');
+  }
+  bool(name: string): boolean {
+    return this.#get<boolean>(name, 'boolean');
+  }
+  string(name: string): string {
+    return this.#get<string>(name, 'string');
+  }
+}
+
+/**
+ * @internal Reads the base options of a module of `kind` and rejects
+ * unknown keys; `defaults` holds the kind's registered defaults.
+ */
+export function readBaseOptions(kind: NativeModuleKind, options: unknown, extraKeys: readonly string[], what: string): {
   opts: Record<string, unknown>;
   native: NativeModuleOptions;
+  requiresGrad: boolean;
+  defaults: Defaults;
 } {
   const opts = checkKeys(options, [...BASE_OPTION_KEYS, ...extraKeys], what);
-  const native: NativeModuleOptions = {
-    requiresGrad: opts.requiresGrad === undefined ? false : checkBool(opts.requiresGrad, 'requiresGrad'),
-  };
+  const defaults = new Defaults(kind);
+  const requiresGrad = opts.requiresGrad === undefined ? defaults.bool('requiresGrad') : checkBool(opts.requiresGrad, 'requiresGrad');
+  const native: NativeModuleOptions = { requiresGrad };
   if (opts.seed !== undefined) native.seed = checkSeed(opts.seed);
-  return { opts, native };
+  return { opts, native, requiresGrad, defaults };
 }
 
 /**

@@ -37,13 +37,15 @@ export class BatchedBjorckOrthogonalization extends ReparamModule {
 
   constructor(weightShape: WeightShape, options?: BjorckOptions) {
     const ws = checkWeightShape(weightShape);
-    const { opts, native } = readBaseOptions(options, ['beta', 'niters', 'passThrough'], 'BatchedBjorckOrthogonalization options');
-    native.beta = opts.beta === undefined ? 0.5 : checkNumber(opts.beta, 'beta');
-    native.niters = opts.niters === undefined ? 12 : checkInt(opts.niters, 'niters', 0);
-    native.passThrough = opts.passThrough === undefined ? false : checkBool(opts.passThrough, 'passThrough');
-    super(createNative('bjorck', ws, native), ws, native.requiresGrad!);
-    this.beta = native.beta;
-    this.niters = native.niters;
-    this.passThrough = native.passThrough;
+    const { opts, native, requiresGrad, defaults } = readBaseOptions(
+      'bjorck', options, ['beta', 'niters', 'passThrough'], 'BatchedBjorckOrthogonalization options');
+    const beta = opts.beta === undefined ? defaults.number('beta') : checkNumber(opts.beta, 'beta');
+    const niters = opts.niters === undefined ? defaults.number('niters') : checkInt(opts.niters, 'niters', 0);
+    const passThrough = opts.passThrough === undefined ? defaults.bool('passThrough') : checkBool(opts.passThrough, 'passThrough');
+    Object.assign(native, { beta, niters, passThrough });
+    super(createNative('bjorck', ws, native), ws, requiresGrad);
+    this.beta = beta;
+    this.niters = niters;
+    this.passThrough = passThrough;
   }
 }

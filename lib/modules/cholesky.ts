@@ -24,9 +24,10 @@ export class BatchedCholeskyOrthogonalization extends ReparamModule {
 
   constructor(weightShape: WeightShape, options?: CholeskyOptions) {
     const ws = checkWeightShape(weightShape);
-    const { opts, native } = readBaseOptions(options, ['stable'], 'BatchedCholeskyOrthogonalization options');
-    native.stable = opts.stable === undefined ? false : checkBool(opts.stable, 'stable');
-    super(createNative('cholesky', ws, native), ws, native.requiresGrad!);
-    this.stable = native.stable;
+    const { opts, native, requiresGrad, defaults } = readBaseOptions('cholesky', options, ['stable'], 'BatchedCholeskyOrthogonalization options');
+    const stable = opts.stable === undefined ? defaults.bool('stable') : checkBool(opts.stable, 'stable');
+    native.stable = stable;
+    super(createNative('cholesky', ws, native), ws, requiresGrad);
+    this.stable = stable;
   }
 }

@@ -25,9 +25,10 @@ export class BatchedExponentialOrthogonalization extends ReparamModule {
 
   constructor(weightShape: WeightShape, options?: ExponentialOptions) {
     const ws = checkWeightShape(weightShape);
-    const { opts, native } = readBaseOptions(options, ['niters'], 'BatchedExponentialOrthogonalization options');
-    native.niters = opts.niters === undefined ? 7 : checkInt(opts.niters, 'niters', 0);
-    super(createNative('exponential', ws, native), ws, native.requiresGrad!);
-    this.niters = native.niters;
+    const { opts, native, requiresGrad, defaults } = readBaseOptions('exponential', options, ['niters'], 'BatchedExponentialOrthogonalization options');
+    const niters = opts.niters === undefined ? defaults.number('niters') : checkInt(opts.niters, 'niters', 0);
+    native.niters = niters;
+    super(createNative('exponential', ws, native), ws, requiresGrad);
+    this.niters = niters;
   }
 }

@@ -8,7 +8,7 @@ import { ModuleOptions, ReparamModule, WeightShape, checkWeightShape, createNati
 export class BatchedIdentity extends ReparamModule {
   constructor(weightShape: WeightShape, options?: ModuleOptions) {
     const ws = checkWeightShape(weightShape);
-    const { native } = readBaseOptions(options, [], 'BatchedIdentity options');
-    super(createNative('identity', ws, native), ws, native.requiresGrad!);
+    const { native, requiresGrad } = readBaseOptions('identity', options, [], 'BatchedIdentity options');
+    super(createNative('identity', ws, native), ws, requiresGrad);
   }
 }

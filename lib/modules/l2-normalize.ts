@@ -23,7 +23,7 @@ export class L2Normalize extends ReparamModule {
   readonly dim: number | readonly number[] | undefined;
 
   constructor(options?: L2NormalizeOptions) {
-    const { opts, native } = readBaseOptions(options, ['dim'], 'L2Normalize options');
+    const { opts, native, requiresGrad } = readBaseOptions('l2normalize', options, ['dim'], 'L2Normalize options');
     const dim = opts.dim;
     if (dim !== undefined) {
       const list = typeof dim === 'number' ? [dim] : Array.isArray(dim) ? dim : null;
@@ -31,7 +31,7 @@ export class L2Normalize extends ReparamModule {
         throw makeError(TypeError, ErrorCodes.INVALID_ARG, `dim must be an integer or an array of integers, got ${describe(dim)}`);
       native.dims = list.slice();
     }
-    super(createNative('l2normalize', undefined, native), [], native.requiresGrad!);
+    super(createNative('l2normalize', undefined, native), [], requiresGrad);
     this.dim = typeof dim === 'number' ? dim : dim === undefined ? undefined : Object.freeze((dim as number[]).slice());
   }
 }

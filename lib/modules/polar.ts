@@ -74,27 +74,29 @@ export class BatchedPolarOrthogonalization extends ReparamModule {
 
   constructor(weightShape: WeightShape, options?: PolarOptions) {
     const ws = checkWeightShape(weightShape);
-    const { opts, native } = readBaseOptions(
+    const { opts, native, requiresGrad, defaults } = readBaseOptions(
+      'polar',
       options,
       ['tol', 'maxIters', 'lowerBound', 'onStall'],
       'BatchedPolarOrthogonalization options',
     );
+    let tol: number | undefined;
     if (opts.tol !== undefined) {
-      native.tol = checkNumber(opts.tol, 'tol');
-      if (!(native.tol > 0)) throw makeError(RangeError, ErrorCodes.INVALID_ARG, `tol must be > 0, got ${native.tol}`);
+      tol = checkNumber(opts.tol, 'tol');
+      if (!(tol > 0)) throw makeError(RangeError, ErrorCodes.INVALID_ARG, `tol must be > 0, got ${tol}`);
     }
-    native.maxIters = opts.maxIters === undefined ? 50 : checkInt(opts.maxIters, 'maxIters', 1);
-    native.lowerBound = opts.lowerBound === undefined ? 1e-5 : checkNumber(opts.lowerBound, 'lowerBound');
-    if (!(native.lowerBound > 0 && native.lowerBound < 1))
-      throw makeError(RangeError, ErrorCodes.INVALID_ARG, `lowerBound must be in (0, 1), got ${native.lowerBound}`);
-    const onStall = opts.onStall === undefined ? 'error' : opts.onStall;
+    const maxIters = opts.maxIters === undefined ? defaults.number('maxIters') : checkInt(opts.maxIters, 'maxIters', 1);
+    const lowerBound = opts.lowerBound === undefined ? defaults.number('lowerBound') : checkNumber(opts.lowerBound, 'lowerBound');
+    if (!(lowerBound > 0 && lowerBound < 1))
+      throw makeError(RangeError, ErrorCodes.INVALID_ARG, `lowerBound must be in (0, 1), got ${lowerBound}`);
+    const onStall = opts.onStall === undefined ? defaults.string('onStall') : opts.onStall;
     if (onStall !== 'error' && onStall !== 'flag')
       throw makeError(TypeError, ErrorCodes.INVALID_ARG, `onStall must be 'error' or 'flag', got ${String(onStall)}`);
-    native.onStall = onStall;
-    super(createNative('polar', ws, native), ws, native.requiresGrad!);
-    this.tol = native.tol;
-    this.maxIters = native.maxIters;
-    this.lowerBound = native.lowerBound;
+    Object.assign(native, { tol, maxIters, lowerBound, onStall });
+    super(createNative('polar', ws, native), ws, requiresGrad);
+    this.tol = tol;
+    this.maxIters = maxIters;
+    this.lowerBound = lowerBound;
     this.onStall = onStall;
   }
 

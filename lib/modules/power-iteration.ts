@@ -32,12 +32,13 @@ export class BatchedPowerIteration extends ReparamModule {
 
   constructor(weightShape: WeightShape, options?: PowerIterationOptions) {
     const ws = checkWeightShape(weightShape);
-    const { opts, native } = readBaseOptions(options, ['powerItNiter', 'eps'], 'BatchedPowerIteration options');
-    native.powerItNiter = opts.powerItNiter === undefined ? 3 : checkInt(opts.powerItNiter, 'powerItNiter', 0);
-    native.eps = opts.eps === undefined ? 1e-12 : checkNumber(opts.eps, 'eps', { min: 0 });
-    super(createNative('power_iteration', ws, native), ws, native.requiresGrad!);
-    this.powerItNiter = native.powerItNiter;
-    this.eps = native.eps;
+    const { opts, native, requiresGrad, defaults } = readBaseOptions('power_iteration', options, ['powerItNiter', 'eps'], 'BatchedPowerIteration options');
+    const powerItNiter = opts.powerItNiter === undefined ? defaults.number('powerItNiter') : checkInt(opts.powerItNiter, 'powerItNiter', 0);
+    const eps = opts.eps === undefined ? defaults.number('eps') : checkNumber(opts.eps, 'eps', { min: 0 });
+    Object.assign(native, { powerItNiter, eps });
+    super(createNative('power_iteration', ws, native), ws, requiresGrad);
+    this.powerItNiter = powerItNiter;
+    this.eps = eps;
   }
 
   /** A copy of the left singular vector estimate, `[...batch, m, 1]`. */

@@ -14,7 +14,7 @@ import { ModuleOptions, ReparamModule, WeightShape, checkWeightShape, createNati
 export class BatchedQROrthogonalization extends ReparamModule {
   constructor(weightShape: WeightShape, options?: ModuleOptions) {
     const ws = checkWeightShape(weightShape);
-    const { native } = readBaseOptions(options, [], 'BatchedQROrthogonalization options');
-    super(createNative('qr', ws, native), ws, native.requiresGrad!);
+    const { native, requiresGrad } = readBaseOptions('qr', options, [], 'BatchedQROrthogonalization options');
+    super(createNative('qr', ws, native), ws, requiresGrad);
   }
 }

@@ -8,6 +8,7 @@
 
 #include "../core/random.h"
 #include "../ops/module.h"
+#include "../ops/module_registry.h"
 #include "../ops/polar.h"
 #include "args.h"
 #include "bench_hooks.h"
@@ -160,6 +161,38 @@ Napi::Value PolarSchedule(const Napi::CallbackInfo& info) {
   });
 }
 
+// { kind: { option: default } } for every registered module kind
+// (ops/module_registry.h): the defaults the TypeScript classes show.
+Napi::Value ModuleDefaults(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    for (const ops::ModuleKind& k : ops::moduleKinds()) {
+      Napi::Object defaults = Napi::Object::New(env);
+      std::vector<ops::Option> all = ops::commonOptions();
+      all.insert(all.end(), k.options.begin(), k.options.end());
+      for (const ops::Option& o : all) {
+        switch (o.type) {
+          case ops::OptionType::Bool:
+            defaults.Set(o.name, Napi::Boolean::New(env, o.number != 0));
+            break;
+          case ops::OptionType::Int:
+          case ops::OptionType::Number:
+            defaults.Set(o.name, Napi::Number::New(env, o.number));
+            break;
+          case ops::OptionType::String:
+            defaults.Set(o.name, Napi::String::New(env, o.text));
+            break;
+          default:  // optional: no default
+            break;
+        }
+      }
+      out.Set(k.kind, defaults);
+    }
+    return out;
+  });
+}
+
 Napi::Value Backends(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
@@ -275,6 +308,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("orthogonalityError",
               Napi::Function::New(env, DiagnosticAsync<ops::orthogonalityError>, "orthogonalityError"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  exports.Set("moduleDefaults", Napi::Function::New(env, ModuleDefaults, "moduleDefaults"));
   exports.Set("polarSchedule", Napi::Function::New(env, PolarSchedule, "polarSchedule"));
   exports.Set("cudaLibraries", Napi::Function::New(env, CudaLibraries, "cudaLibraries"));
   exports.Set("cudaMemory", Napi::Function::New(env, CudaMemory, "cudaMemory"));

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "../ops/polar.h"
+#include "../ops/module_registry.h"
 
 #include "args.h"
 #include "errors.h"
@@ -35,58 +36,79 @@ bool optBool(Napi::Object o, const char* key, bool def) {
   return v.As<Napi::Boolean>().Value();
 }
 
-ops::ModuleOptions readOptions(Napi::Value v) {
-  ops::ModuleOptions o;
-  if (v.IsUndefined()) return o;
-  if (!v.IsObject()) fail(code::kInvalidArg, ErrorKind::TypeError, "options must be an object");
-  Napi::Object obj = v.As<Napi::Object>();
-  o.requiresGrad = optBool(obj, "requiresGrad", o.requiresGrad);
-  o.powerItNiter = optInt(obj, "powerItNiter", o.powerItNiter);
-  o.eps = optNumber(obj, "eps", o.eps);
-  o.beta = optNumber(obj, "beta", o.beta);
-  o.niters = optInt(obj, "niters", o.niters);
-  o.passThrough = optBool(obj, "passThrough", o.passThrough);
-  o.stable = optBool(obj, "stable", o.stable);
-  Napi::Value tol = obj.Get("tol");
-  if (!tol.IsUndefined() && !tol.IsNull()) o.tol = optNumber(obj, "tol", o.tol);
-  o.maxIters = optInt(obj, "maxIters", o.maxIters);
-  o.lowerBound = optNumber(obj, "lowerBound", o.lowerBound);
-  Napi::Value onStall = obj.Get("onStall");
-  if (!onStall.IsUndefined()) {
-    if (!onStall.IsString()) fail(code::kInvalidArg, ErrorKind::TypeError, "onStall must be 'error' or 'flag'");
-    o.onStall = onStall.As<Napi::String>().Utf8Value();
+// One option by its type (ops/module_registry.h); absent: the schema's default, or
+// nothing for the optional types.
+void readOption(Napi::Object obj, const ops::Option& spec, ops::Options& o) {
+  const char* key = spec.name.c_str();
+  Napi::Value v = obj.Get(key);
+  ops::Options::Value val;
+  val.number = spec.number;
+  val.text = spec.text;
+  switch (spec.type) {
+    case ops::OptionType::Bool:
+      val.number = optBool(obj, key, spec.number != 0) ? 1 : 0;
+      break;
+    case ops::OptionType::Int:
+      val.number = optInt(obj, key, static_cast<int>(spec.number));
+      break;
+    case ops::OptionType::Number:
+      val.number = optNumber(obj, key, spec.number);
+      break;
+    case ops::OptionType::String:
+      if (!v.IsUndefined()) {
+        if (!v.IsString()) fail(code::kInvalidArg, ErrorKind::TypeError, key, " must be a string");
+        val.text = v.As<Napi::String>().Utf8Value();
+      }
+      break;
+    case ops::OptionType::OptionalNumber:
+      if (v.IsUndefined() || v.IsNull()) return;
+      val.number = optNumber(obj, key, 0);
+      break;
+    case ops::OptionType::Seed:
+      if (v.IsBigInt()) {
+        bool lossless = false;
+        val.seed = v.As<Napi::BigInt>().Uint64Value(&lossless);
+      } else if (v.IsNumber()) {
+        double d = v.As<Napi::Number>().DoubleValue();
+        if (!std::isfinite(d) || d != std::floor(d) || d < 0 || d > 9007199254740991.0)
+          fail(code::kInvalidArg, ErrorKind::RangeError, key, " must be a non-negative safe integer or a bigint");
+        val.seed = static_cast<uint64_t>(d);
+      } else if (v.IsUndefined()) {
+        return;
+      } else {
+        fail(code::kInvalidArg, ErrorKind::TypeError, key, " must be a non-negative integer or a bigint");
+      }
+      break;
+    case ops::OptionType::Dims:
+      if (v.IsNumber()) {
+        val.list = {optInt(obj, key, 0)};
+      } else if (v.IsArray()) {
+        Napi::Array a = v.As<Napi::Array>();
+        for (uint32_t i = 0; i < a.Length(); ++i) {
+          Napi::Value e = a.Get(i);
+          double d = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : NAN;
+          if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) > 64)
+            fail(code::kInvalidArg, ErrorKind::TypeError, key, "[", i, "] must be an integer");
+          val.list.push_back(static_cast<int>(d));
+        }
+      } else if (v.IsUndefined() || v.IsNull()) {
+        return;
+      } else {
+        fail(code::kInvalidArg, ErrorKind::TypeError, key, " must be an integer or an array of integers");
+      }
+      break;
   }
-  Napi::Value seed = obj.Get("seed");
-  if (seed.IsBigInt()) {
-    bool lossless = false;
-    o.seed = seed.As<Napi::BigInt>().Uint64Value(&lossless);
-    o.hasSeed = true;
-  } else if (seed.IsNumber()) {
-    double d = seed.As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(d) || d != std::floor(d) || d < 0 || d > 9007199254740991.0)
-      fail(code::kInvalidArg, ErrorKind::RangeError, "seed must be a non-negative safe integer or a bigint");
-    o.seed = static_cast<uint64_t>(d);
-    o.hasSeed = true;
-  } else if (!seed.IsUndefined()) {
-    fail(code::kInvalidArg, ErrorKind::TypeError, "seed must be a non-negative integer or a bigint");
-  }
-  Napi::Value dims = obj.Get("dims");
-  if (dims.IsNumber()) {
-    o.allDims = false;
-    o.dims = {optInt(obj, "dims", 0)};
-  } else if (dims.IsArray()) {
-    o.allDims = false;
-    Napi::Array a = dims.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) {
-      Napi::Value e = a.Get(i);
-      double d = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : NAN;
-      if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) > 64)
-        fail(code::kInvalidArg, ErrorKind::TypeError, "dims[", i, "] must be an integer");
-      o.dims.push_back(static_cast<int>(d));
-    }
-  } else if (!dims.IsUndefined() && !dims.IsNull()) {
-    fail(code::kInvalidArg, ErrorKind::TypeError, "dims must be an integer or an array of integers");
-  }
+  o.set(spec.name, std::move(val));
+}
+
+// The options of module kind k, by its schema (keys it does not declare are
+// ignored: OrthoParams hands seed to both of its modules).
+ops::Options readOptions(const ops::ModuleKind& k, Napi::Value v) {
+  if (!v.IsUndefined() && !v.IsObject()) fail(code::kInvalidArg, ErrorKind::TypeError, "options must be an object");
+  Napi::Object obj = v.IsUndefined() ? Napi::Object::New(v.Env()) : v.As<Napi::Object>();
+  ops::Options o;
+  for (const ops::Option& spec : ops::commonOptions()) readOption(obj, spec, o);
+  for (const ops::Option& spec : k.options) readOption(obj, spec, o);
   return o;
 }
 
@@ -117,10 +139,10 @@ ModuleHandle::ModuleHandle(const Napi::CallbackInfo& info)
       module_ = std::move(*reg_->pendingModule);
       reg_->pendingModule = nullptr;
     } else {
-      std::string kind = argString(info, 0, "kind");
-      ops::ModuleOptions o = readOptions(arg(info, 2));
-      Shape ws = kind == "l2normalize" ? Shape{} : argShape(info, 1, "weightShape");
-      module_ = ops::makeModule(kind, ws, o);
+      const ops::ModuleKind& kind = ops::moduleKind(argString(info, 0, "kind"));
+      ops::Options o = readOptions(kind, arg(info, 2));
+      Shape ws = kind.weightShape ? argShape(info, 1, "weightShape") : Shape{};
+      module_ = kind.make(ws, o);
     }
     return info.Env().Undefined();
   });

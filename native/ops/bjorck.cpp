@@ -20,14 +20,17 @@
 #include "bjorck_kernels.h"
 #include "common.h"
 #include "fused.h"
+#include "module_registry.h"
 
 namespace ortho::ops {
 namespace {
 
 class Bjorck final : public OpModule {
  public:
-  Bjorck(const Shape& weightShape, const ModuleOptions& o)
-      : OpModule(weightShape, o.requiresGrad), beta_(o.beta), niters_(o.niters), passThrough_(o.passThrough) {
+  Bjorck(const Shape& weightShape, const Options& o)
+      : OpModule(weightShape, o.flag("requiresGrad")), beta_(o.number("beta")),
+        niters_(o.integer("niters")),
+        passThrough_(o.flag("passThrough")) {
     if (!std::isfinite(beta_))
       fail(code::kInvalidArg, ErrorKind::RangeError, "beta must be a finite number, got ", beta_);
     if (niters_ < 0) fail(code::kInvalidArg, ErrorKind::RangeError, "niters must be an integer >= 0, got ", niters_);
@@ -183,6 +186,8 @@ class Bjorck final : public OpModule {
 
 }  // namespace
 
-ModulePtr makeBjorck(const Shape& s, const ModuleOptions& o) { return std::make_shared<Bjorck>(s, o); }
+const RegisterModule kRegistered{
+    {"bjorck", true, {Option::real("beta", 0.5), Option::integer("niters", 12), Option::flag("passThrough", false)},
+     [](const Shape& s, const Options& o) -> ModulePtr { return std::make_shared<Bjorck>(s, o); }}};
 
 }  // namespace ortho::ops

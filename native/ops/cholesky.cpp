@@ -12,6 +12,7 @@
 #include "cholesky_kernels.h"
 #include "common.h"
 #include "fused.h"
+#include "module_registry.h"
 
 namespace ortho::ops {
 namespace {
@@ -20,7 +21,7 @@ constexpr double kShift = 1e-5;  // orthogonium's eps added to X X^T
 
 class Cholesky final : public OpModule {
  public:
-  Cholesky(const Shape& weightShape, const ModuleOptions& o) : OpModule(weightShape, o.requiresGrad), stable_(o.stable) {}
+  Cholesky(const Shape& weightShape, const Options& o) : OpModule(weightShape, o.flag("requiresGrad")), stable_(o.flag("stable")) {}
   const char* name() const override { return "BatchedCholeskyOrthogonalization"; }
 
  protected:
@@ -104,6 +105,8 @@ class Cholesky final : public OpModule {
 
 }  // namespace
 
-ModulePtr makeCholesky(const Shape& s, const ModuleOptions& o) { return std::make_shared<Cholesky>(s, o); }
+const RegisterModule kRegistered{
+    {"cholesky", true, {Option::flag("stable", false)},
+     [](const Shape& s, const Options& o) -> ModulePtr { return std::make_shared<Cholesky>(s, o); }}};
 
 }  // namespace ortho::ops

@@ -17,13 +17,14 @@
 #include "common.h"
 #include "exponential_kernels.h"
 #include "fused.h"
+#include "module_registry.h"
 
 namespace ortho::ops {
 namespace {
 
 class Exponential final : public OpModule {
  public:
-  Exponential(const Shape& weightShape, const ModuleOptions& o) : OpModule(weightShape, o.requiresGrad), niters_(o.niters) {
+  Exponential(const Shape& weightShape, const Options& o) : OpModule(weightShape, o.flag("requiresGrad")), niters_(o.integer("niters")) {
     if (niters_ < 0) fail(code::kInvalidArg, ErrorKind::RangeError, "niters must be an integer >= 0, got ", niters_);
   }
   const char* name() const override { return "BatchedExponentialOrthogonalization"; }
@@ -181,6 +182,8 @@ class Exponential final : public OpModule {
 
 }  // namespace
 
-ModulePtr makeExponential(const Shape& s, const ModuleOptions& o) { return std::make_shared<Exponential>(s, o); }
+const RegisterModule kRegistered{
+    {"exponential", true, {Option::integer("niters", 7)},
+     [](const Shape& s, const Options& o) -> ModulePtr { return std::make_shared<Exponential>(s, o); }}};
 
 }  // namespace ortho::ops

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <type_traits>
+#include <utility>
 
 #include "common.h"
 
@@ -39,10 +40,12 @@ namespace {
 // or a result with a NaN or an infinity, has the operand scanned, and a bad
 // operand is what the error names. A finite operand whose result is not
 // finite overflowed: the error names `result` (of module `name`).
-// `fromResult` gets the tensor to check from what compute returned.
-template <typename R, typename Compute, typename FromResult>
+// `check` gets the tensors to check from what compute returned: the result
+// and, optionally, its witness (counted first; the result itself only when
+// the witness is not all finite).
+template <typename R, typename Compute, typename Check>
 R underFinitenessRule(const TensorImpl& operand, const char* what, const char* result, const char* name,
-                      Compute&& compute, FromResult&& fromResult) {
+                      Compute&& compute, Check&& check) {
   R r;
   try {
     r = compute();
@@ -50,11 +53,10 @@ R underFinitenessRule(const TensorImpl& operand, const char* what, const char* r
     checkFinite(operand, what);  // a bad operand is the cause; else the error stands
     throw;
   }
-  const TensorImpl& y = fromResult(r);
-  if (countNonFinite(y) > 0) {
-    if (&y != &operand) checkFinite(operand, what);
-    checkFinite(y, &y == &operand ? what
-                                  : (std::string(result) + name + " (the computation overflowed)").c_str());
+  const auto [y, witness] = check(r);
+  if (countNonFinite(witness ? *witness : *y) > 0) {
+    if (y != &operand) checkFinite(operand, what);
+    checkFinite(*y, y == &operand ? what : (std::string(result) + name + " (the computation overflowed)").c_str());
   }
   return r;
 }
@@ -67,7 +69,8 @@ OpModule::Pending OpModule::prepare(const TensorPtr& x, bool record) {
     auto lock = x->backend().lockForOperation();
     p = underFinitenessRule<Pending>(
         *x, "the input", "the result of ", name(),
-        [&] { return forwardImpl(x, record); }, [](const Pending& r) -> const TensorImpl& { return *r.y; });
+        [&] { return forwardImpl(x, record); },
+        [](const Pending& r) { return std::pair<const TensorImpl*, const TensorImpl*>(r.y.get(), r.witness.get()); });
   }
   auto inner = std::move(p.commit);
   TensorPtr y = p.y;
@@ -109,7 +112,8 @@ TensorPtr OpModule::backward(const TensorPtr& g) {
   auto lock = g->backend().lockForOperation();
   return underFinitenessRule<TensorPtr>(
       *g, "the gradient", "the input gradient of ", name(),
-      [&] { return backwardImpl(g); }, [](const TensorPtr& r) -> const TensorImpl& { return *r; });
+      [&] { return backwardImpl(g); },
+      [](const TensorPtr& r) { return std::pair<const TensorImpl*, const TensorImpl*>(r.get(), nullptr); });
 }
 
 TensorPtr OpModule::rightInverse(const TensorPtr& w) {

@@ -53,7 +53,9 @@ class Module {
 ///   infinity, or the computation threw, is the operand (the input, or the
 ///   gradient) scanned, so that the error names the culprit: the operand
 ///   (ERR_ORTHO_NON_FINITE, "the input holds ...") or, for a finite
-///   operand, the overflowing computation. Op bodies do no screening.
+///   operand, the overflowing computation. Op bodies do no screening; a
+///   forward may hand a cheaper witness of its result's finiteness
+///   (Pending::witness).
 class OpModule : public Module {
  public:
   TensorPtr forward(const TensorPtr& x) override;
@@ -70,6 +72,11 @@ class OpModule : public Module {
   struct Pending {
     TensorPtr y;
     std::function<void()> commit;
+    /// Optional: a smaller tensor the op computed anyway whose values are
+    /// all finite only if y's are (L2Normalize's sums of squares). The
+    /// finiteness rule then counts it instead of y, and reads y (and the
+    /// input) only when it is not all finite.
+    TensorPtr witness;
   };
   /// Validates x and computes the forward with the module mutex held by the
   /// caller; changes nothing until the result's commit() runs.
@@ -95,34 +102,6 @@ class OpModule : public Module {
 };
 
 using ModulePtr = std::shared_ptr<Module>;
-
-/// Options common to the module constructors (camelCase names in JS).
-struct ModuleOptions {
-  bool requiresGrad = false;
-  // power iteration
-  int powerItNiter = 3;
-  double eps = 1e-12;
-  bool hasSeed = false;
-  uint64_t seed = 0;
-  // Björck
-  double beta = 0.5;
-  int niters = 12;
-  bool passThrough = false;
-  // Cholesky
-  bool stable = false;
-  // polar: tol NaN means the dtype's default
-  double tol = std::numeric_limits<double>::quiet_NaN();
-  int maxIters = 50;
-  double lowerBound = 1e-5;
-  std::string onStall = "error";
-  // L2Normalize: dims to reduce over (empty = all)
-  std::vector<int> dims;
-  bool allDims = true;
-};
-
-/// Builds a module by kind: "identity", "power_iteration", "bjorck",
-/// "cholesky", "exponential", "qr", "polar", "l2normalize". Throws on bad options.
-ModulePtr makeModule(const std::string& kind, const Shape& weightShape, const ModuleOptions& o);
 
 /// forward = second(first(x)); backward runs the chain in reverse. Both
 /// must be single modules (not chains).

@@ -60,6 +60,7 @@
 
 #include "common.h"
 #include "fused.h"
+#include "module_registry.h"
 #include "polar_kernels.h"
 
 namespace ortho::ops {
@@ -192,17 +193,17 @@ constexpr int kStallChecks = PolarTrack::kStallChecks;
 
 class Polar final : public OpModule {
  public:
-  Polar(const Shape& weightShape, const ModuleOptions& o)
-      : OpModule(weightShape, o.requiresGrad),
-        tol_(o.tol),
-        maxIters_(o.maxIters),
-        lowerBound_(o.lowerBound),
-        flagStalls_(o.onStall == "flag") {
+  Polar(const Shape& weightShape, const Options& o)
+      : OpModule(weightShape, o.flag("requiresGrad")),
+        tol_(o.has("tol") ? o.number("tol") : std::numeric_limits<double>::quiet_NaN()),
+        maxIters_(o.integer("maxIters")),
+        lowerBound_(o.number("lowerBound")),
+        flagStalls_(o.text("onStall") == "flag") {
     if (!(std::isnan(tol_) || (tol_ > 0 && std::isfinite(tol_))))
       fail(code::kInvalidArg, ErrorKind::RangeError, "tol must be a positive finite number, got ", tol_);
     if (maxIters_ < 1) fail(code::kInvalidArg, ErrorKind::RangeError, "maxIters must be an integer >= 1, got ", maxIters_);
-    if (o.onStall != "error" && o.onStall != "flag")
-      fail(code::kInvalidArg, ErrorKind::RangeError, "onStall must be 'error' or 'flag', got '", o.onStall, "'");
+    if (o.text("onStall") != "error" && o.text("onStall") != "flag")
+      fail(code::kInvalidArg, ErrorKind::RangeError, "onStall must be 'error' or 'flag', got '", o.text("onStall"), "'");
     schedule_ = polarSchedule(lowerBound_);
     scheduleBound_ = scheduleResidualBound(schedule_, lowerBound_);
   }
@@ -558,6 +559,10 @@ PolarDiagnostics getPolarDiagnostics(Module& m) {
   return p->diagnostics();
 }
 
-ModulePtr makePolar(const Shape& s, const ModuleOptions& o) { return std::make_shared<Polar>(s, o); }
+const RegisterModule kRegistered{
+    {"polar", true,
+     {Option::optional("tol", OptionType::OptionalNumber), Option::integer("maxIters", 50),
+      Option::real("lowerBound", 1e-5), Option::choice("onStall", "error")},
+     [](const Shape& s, const Options& o) -> ModulePtr { return std::make_shared<Polar>(s, o); }}};
 
 }  // namespace ortho::ops

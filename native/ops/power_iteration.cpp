@@ -9,16 +9,17 @@
 #include "../core/random.h"
 #include "common.h"
 #include "fused.h"
-#include "power_iteration_kernels.h"
+#include "module_registry.h"
 #include "power_iteration.h"
+#include "power_iteration_kernels.h"
 
 namespace ortho::ops {
 
-PowerIteration::PowerIteration(const Shape& weightShape, const ModuleOptions& o)
-    : OpModule(weightShape, o.requiresGrad),
-      niter_(o.powerItNiter),
-      eps_(o.eps),
-      seed_(o.hasSeed ? o.seed : randomSeed()) {
+PowerIteration::PowerIteration(const Shape& weightShape, const Options& o)
+    : OpModule(weightShape, o.flag("requiresGrad")),
+      niter_(o.integer("powerItNiter")),
+      eps_(o.number("eps")),
+      seed_(o.has("seed") ? o.seed("seed") : randomSeed()) {
   if (niter_ < 0)
     fail(code::kInvalidArg, ErrorKind::RangeError, "powerItNiter must be an integer >= 0, got ", niter_);
   if (!(eps_ >= 0) || !std::isfinite(eps_))
@@ -178,5 +179,8 @@ void setPowerIterationState(Module& m, const std::string& which, const TensorPtr
 }  // namespace ortho::ops
 
 namespace ortho::ops {
-ModulePtr makePowerIteration(const Shape& s, const ModuleOptions& o) { return std::make_shared<PowerIteration>(s, o); }
+const RegisterModule kRegistered{
+    {"power_iteration", true,
+     {Option::integer("powerItNiter", 3), Option::real("eps", 1e-12), Option::optional("seed", OptionType::Seed)},
+     [](const Shape& s, const Options& o) -> ModulePtr { return std::make_shared<PowerIteration>(s, o); }}};
 }  // namespace ortho::ops

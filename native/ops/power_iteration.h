@@ -1,12 +1,13 @@
 #pragma once
 
 #include "module.h"
+#include "module_registry.h"
 
 namespace ortho::ops {
 
 class PowerIteration final : public OpModule {
  public:
-  PowerIteration(const Shape& weightShape, const ModuleOptions& o);
+  PowerIteration(const Shape& weightShape, const Options& o);
   const char* name() const override { return "BatchedPowerIteration"; }
 
   /// A copy of u (isU) or v; before any input, the initial state as float32

@@ -8,13 +8,14 @@
 // R^{-T} exists only for full-rank input: a zero on R's diagonal makes the
 // gradient undefined and backward throws ERR_ORTHO_RANK_DEFICIENT.
 #include "common.h"
+#include "module_registry.h"
 
 namespace ortho::ops {
 namespace {
 
 class QR final : public OpModule {
  public:
-  QR(const Shape& weightShape, const ModuleOptions& o) : OpModule(weightShape, o.requiresGrad) {}
+  QR(const Shape& weightShape, const Options& o) : OpModule(weightShape, o.flag("requiresGrad")) {}
   const char* name() const override { return "BatchedQROrthogonalization"; }
 
  protected:
@@ -84,6 +85,8 @@ class QR final : public OpModule {
 
 }  // namespace
 
-ModulePtr makeQR(const Shape& s, const ModuleOptions& o) { return std::make_shared<QR>(s, o); }
+const RegisterModule kRegistered{
+    {"qr", true, {},
+     [](const Shape& s, const Options& o) -> ModulePtr { return std::make_shared<QR>(s, o); }}};
 
 }  // namespace ortho::ops

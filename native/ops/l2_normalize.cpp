@@ -1,42 +1,20 @@
-// BatchedIdentity and L2Normalize, and the module factory.
-//
 // L2Normalize: y = x / (||x|| + 1e-8) over `dims` (all dims when absent).
 // Backward: dx = c g + c2 x,  c = 1 / (r + 1e-8),
 //           c2 = -<x, g> / (r (r + 1e-8)^2)  (0 where r = 0).
-#include <algorithm>
-
 #include "common.h"
+#include "module_registry.h"
 
 namespace ortho::ops {
-
-ModulePtr makeBjorck(const Shape& s, const ModuleOptions& o);
-ModulePtr makeCholesky(const Shape& s, const ModuleOptions& o);
-ModulePtr makeExponential(const Shape& s, const ModuleOptions& o);
-ModulePtr makeQR(const Shape& s, const ModuleOptions& o);
-ModulePtr makePolar(const Shape& s, const ModuleOptions& o);
-ModulePtr makePowerIteration(const Shape& s, const ModuleOptions& o);
-
 namespace {
-
-class Identity final : public OpModule {
- public:
-  Identity(const Shape& weightShape, const ModuleOptions& o) : OpModule(weightShape, o.requiresGrad) {}
-  const char* name() const override { return "BatchedIdentity"; }
-
- protected:
-  Pending forwardImpl(const TensorPtr& x, bool) override {
-    return Pending{x, nullptr};  // tensors are immutable: the input itself is the output
-  }
-  TensorPtr backwardImpl(const TensorPtr& g) override { return g; }
-  void dropContext() override {}
-  std::vector<TensorPtr> savedTensors() override { return {}; }
-};
 
 constexpr double kL2Eps = 1e-8;
 
 class L2Normalize final : public OpModule {
  public:
-  explicit L2Normalize(const ModuleOptions& o) : OpModule({}, o.requiresGrad, false), dims_(o.dims), all_(o.allDims) {}
+  explicit L2Normalize(const Options& o)
+      : OpModule({}, o.flag("requiresGrad"), false),
+        dims_(o.has("dims") ? o.list("dims") : std::vector<int>{}),
+        all_(!o.has("dims")) {}
   const char* name() const override { return "L2Normalize"; }
 
   TensorPtr rightInverse(const TensorPtr& w) override {
@@ -78,13 +56,16 @@ class L2Normalize final : public OpModule {
       TensorPtr y = e.empty(x->shape());
       e.p.groupScale(g, c->template data<T>(), x->data<T>(), nullptr, nullptr, y->template data<T>());
       // |y_i| = |x_i| / (||x|| + 1e-8) <= 1 (up to rounding) for finite x; an
-      // overflowed ||x|| gives c = 0 and y = 0.
-      return Pending{y, [this, record, x, r2, c] {
-        if (!record) return;
-        savedX_ = x;
-        savedR2_ = r2;
-        savedC_ = c;
-      }};
+      // overflowed ||x|| gives c = 0 and y = 0. So r2, finite only if every
+      // x_i is, witnesses y's finiteness (an overflowed r2 has y read).
+      return Pending{y,
+                     [this, record, x, r2, c] {
+                       if (!record) return;
+                       savedX_ = x;
+                       savedR2_ = r2;
+                       savedC_ = c;
+                     },
+                     r2};
     });
   }
 
@@ -115,16 +96,9 @@ class L2Normalize final : public OpModule {
 
 }  // namespace
 
-ModulePtr makeModule(const std::string& kind, const Shape& weightShape, const ModuleOptions& o) {
-  if (kind == "l2normalize") return std::make_shared<L2Normalize>(o);
-  if (kind == "identity") return std::make_shared<Identity>(weightShape, o);
-  if (kind == "power_iteration") return makePowerIteration(weightShape, o);
-  if (kind == "bjorck") return makeBjorck(weightShape, o);
-  if (kind == "cholesky") return makeCholesky(weightShape, o);
-  if (kind == "exponential") return makeExponential(weightShape, o);
-  if (kind == "qr") return makeQR(weightShape, o);
-  if (kind == "polar") return makePolar(weightShape, o);
-  fail(code::kInvalidArg, ErrorKind::TypeError, "unknown module kind '", kind, "'");
-}
+const RegisterModule kRegistered{{"l2normalize", false, {Option::optional("dims", OptionType::Dims)},
+                                  [](const Shape&, const Options& o) -> ModulePtr {
+                                    return std::make_shared<L2Normalize>(o);
+                                  }}};
 
 }  // namespace ortho::ops
