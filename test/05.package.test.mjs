@@ -292,6 +292,8 @@ describe('module option defaults', function () {
   });
 
   it('the documented defaults are the registered ones, and every registered default is documented', function () {
+    // The sources are not in a package copy (npm run test-prebuild); the main suite runs this.
+    if (!fs.existsSync(path.join(root, 'lib', 'modules'))) this.skip();
     const docs = documented();
     for (const [kind, defaults] of Object.entries(registry)) {
       for (const [name, value] of Object.entries(defaults)) {
