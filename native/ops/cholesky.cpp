@@ -7,7 +7,6 @@
 //   P  = L^{-T} P
 //   dX = gB + P W           (default)
 //   dX = gB + (P L^{-1}) X  (stable)
-#include <algorithm>
 
 #include "cholesky_kernels.h"
 #include "common.h"
@@ -21,7 +20,8 @@ constexpr double kShift = 1e-5;  // orthogonium's eps added to X X^T
 
 class Cholesky final : public OpModule {
  public:
-  Cholesky(const Shape& weightShape, const Options& o) : OpModule(weightShape, o.flag("requiresGrad")), stable_(o.flag("stable")) {}
+  Cholesky(const Shape& weightShape, const Options& o)
+      : OpModule(weightShape, o.flag("requiresGrad")), stable_(o.flag("stable")) {}
   const char* name() const override { return "BatchedCholeskyOrthogonalization"; }
 
  protected:
@@ -35,7 +35,8 @@ class Cholesky final : public OpModule {
       TensorPtr W = e.empty(x->shape());
       std::vector<int> info(static_cast<std::size_t>(d.batch));
       auto* kernels = fused<CholeskyKernels<T>>(e.p);
-      const bool done = kernels && kernels->forward(d.batch, x->mat<T>(), T(kShift), Lm, W->template mat<T>(), info.data());
+      const bool done =
+          kernels && kernels->forward(d.batch, x->mat<T>(), T(kShift), Lm, W->template mat<T>(), info.data());
       if (!done) {
         e.p.syrk(d.batch, T(1), x->mat<T>(), Op::N, T(0), Lm);
         e.p.addDiagonal(d.batch, Lm, T(kShift));

@@ -24,7 +24,8 @@ namespace {
 
 class Exponential final : public OpModule {
  public:
-  Exponential(const Shape& weightShape, const Options& o) : OpModule(weightShape, o.flag("requiresGrad")), niters_(o.integer("niters")) {
+  Exponential(const Shape& weightShape, const Options& o)
+      : OpModule(weightShape, o.flag("requiresGrad")), niters_(o.integer("niters")) {
     if (niters_ < 0) fail(code::kInvalidArg, ErrorKind::RangeError, "niters must be an integer >= 0, got ", niters_);
   }
   const char* name() const override { return "BatchedExponentialOrthogonalization"; }

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <type_traits>
-#include <utility>
 
 #include "common.h"
 
@@ -36,29 +35,15 @@ void OpModule::checkInput(const TensorPtr& x) {
 }
 
 namespace {
-// The finiteness rule (see OpModule): runs `compute` on `operand`; a throw,
-// or a result with a NaN or an infinity, has the operand scanned, and a bad
-// operand is what the error names. A finite operand whose result is not
-// finite overflowed: the error names `result` (of module `name`).
-// `check` gets the tensors to check from what compute returned: the result
-// and, optionally, its witness (counted first; the result itself only when
-// the witness is not all finite).
-template <typename R, typename Compute, typename Check>
-R underFinitenessRule(const TensorImpl& operand, const char* what, const char* result, const char* name,
-                      Compute&& compute, Check&& check) {
-  R r;
-  try {
-    r = compute();
-  } catch (...) {
-    checkFinite(operand, what);  // a bad operand is the cause; else the error stands
-    throw;
-  }
-  const auto [y, witness] = check(r);
-  if (countNonFinite(witness ? *witness : *y) > 0) {
-    if (y != &operand) checkFinite(operand, what);
-    checkFinite(*y, y == &operand ? what : (std::string(result) + name + " (the computation overflowed)").c_str());
-  }
-  return r;
+// The finiteness rule's check of a computed result (see OpModule): y, or
+// the witness the op handed for it, is counted; only when that is not all
+// finite are the operand (named `what`) and then y itself scanned, so that
+// the error names a bad operand, else the overflow in module `name`.
+void checkResult(const TensorImpl& operand, const char* what, const TensorImpl& y, const TensorImpl* witness,
+                 const char* result, const char* name) {
+  if (countNonFinite(witness ? *witness : y) == 0) return;
+  if (&y != &operand) checkFinite(operand, what);
+  checkFinite(y, &y == &operand ? what : (std::string(result) + name + " (the computation overflowed)").c_str());
 }
 }  // namespace
 
@@ -67,10 +52,13 @@ OpModule::Pending OpModule::prepare(const TensorPtr& x, bool record) {
   Pending p;
   {
     auto lock = x->backend().lockForOperation();
-    p = underFinitenessRule<Pending>(
-        *x, "the input", "the result of ", name(),
-        [&] { return forwardImpl(x, record); },
-        [](const Pending& r) { return std::pair<const TensorImpl*, const TensorImpl*>(r.y.get(), r.witness.get()); });
+    try {
+      p = forwardImpl(x, record);
+    } catch (...) {
+      checkFinite(*x, "the input");  // a bad input is the cause; else the error stands
+      throw;
+    }
+    checkResult(*x, "the input", *p.y, p.witness.get(), "the result of ", name());
   }
   auto inner = std::move(p.commit);
   TensorPtr y = p.y;
@@ -110,10 +98,15 @@ TensorPtr OpModule::backward(const TensorPtr& g) {
     fail(code::kDevice, ErrorKind::Error, name(), ".backward() expects a gradient on ", outDevice_.str(),
          " (the device of the latest forward), got one on ", g->device().str());
   auto lock = g->backend().lockForOperation();
-  return underFinitenessRule<TensorPtr>(
-      *g, "the gradient", "the input gradient of ", name(),
-      [&] { return backwardImpl(g); },
-      [](const TensorPtr& r) { return std::pair<const TensorImpl*, const TensorImpl*>(r.get(), nullptr); });
+  TensorPtr r;
+  try {
+    r = backwardImpl(g);
+  } catch (...) {
+    checkFinite(*g, "the gradient");  // as in prepare()
+    throw;
+  }
+  checkResult(*g, "the gradient", *r, nullptr, "the input gradient of ", name());
+  return r;
 }
 
 TensorPtr OpModule::rightInverse(const TensorPtr& w) {

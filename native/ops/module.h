@@ -76,7 +76,7 @@ class OpModule : public Module {
     /// all finite only if y's are (L2Normalize's sums of squares). The
     /// finiteness rule then counts it instead of y, and reads y (and the
     /// input) only when it is not all finite.
-    TensorPtr witness;
+    TensorPtr witness = nullptr;
   };
   /// Validates x and computes the forward with the module mutex held by the
   /// caller; changes nothing until the result's commit() runs.
