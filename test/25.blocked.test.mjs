@@ -130,6 +130,22 @@ describe('larger matrices: blocked, tiled and threaded paths', function () {
         expectClose(y, groups.flatMap((gr) => Array.from(ref.l2n(Array.from(gr)))), 1e-13, 'l2n');
         expect(moduleFdError((o) => new L2Normalize({ ...opts, ...o }), x, 2)).to.be.below(1e-6);
       });
+    // dim 1 of 2 x 300 x 500: 1,000 groups strided across the rows (a
+    // layout whose groups are not contiguous runs), scaled in parallel.
+    it('matches the reference, forward and finite differences, dim 1 (strided groups)', function () {
+      const [B, R, C] = [2, 300, 500];
+      const x = Tensor.randn([B, R, C], { seed: 49, dtype: 'float64', device: DEVICE });
+      const y = new L2Normalize({ dim: 1 }).forwardSync(x).toTypedArray();
+      const xs = x.toTypedArray();
+      const want = new Float64Array(xs.length);
+      for (let b = 0; b < B; ++b)
+        for (let c = 0; c < C; ++c) {
+          const col = Array.from({ length: R }, (_, r) => xs[(b * R + r) * C + c]);
+          ref.l2n(col).forEach((v, r) => { want[(b * R + r) * C + c] = v; });
+        }
+      expectClose(y, want, 1e-13, 'l2n');
+      expect(moduleFdError((o) => new L2Normalize({ dim: 1, ...o }), x, 2)).to.be.below(1e-6);
+    });
   });
 
   it('forward() and forwardSync() are bit-identical with the work split over the threads', async function () {

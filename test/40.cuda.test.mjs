@@ -409,7 +409,7 @@ describe('CUDA backend (GPU)', function () {
       expect(off.stderr).to.not.include('ortho-prim');
       const lines = on.stderr.split('\n').filter((l) => l.startsWith('ortho-prim '));
       const paths = lines.map((l) => l.split(' ')[1]);
-      for (const p of ['qr/geqrf', 'qr/orgqr', 'qr', 'qrSignFix', 'syrk/gemm', 'syrk', 'potrf', 'trsm', 'countNonFinite'])
+      for (const p of ['qr/geqrf', 'qr/orgqr', 'qr', 'scalarMap', 'groupScale', 'syrk/gemm', 'syrk', 'potrf', 'trsm', 'countNonFinite'])
         expect(paths, p).to.include(p);
       for (const l of lines) expect(l).to.match(/^ortho-prim \S+ \d+\.\d{4}$/);
       // An inner call ends, and is reported, before its enclosing one.

@@ -59,8 +59,9 @@ enum class ScalarFn {
   InvSqrtPlus,  ///< 1 / (sqrt(a) + p)
   InvPlus,      ///< 1 / (a + p)
   Sqrt,         ///< sqrt(a)
-  NegMulSq,     ///< -a * b * b
-  L2nBackward,  ///< r = sqrt(b): r > 0 ? -a / (r * (r + p)^2) : 0
+  Sign,         ///< 1 where a > 0, -1 where a < 0, else 0 (NaN too)
+  Mul,          ///< p * a * b
+  DivOrZero,    ///< b != 0 ? a / b : 0
 };
 
 /// How a dense tensor splits into groups for grouped reductions. The tensor's
@@ -127,9 +128,6 @@ class Primitives {
   virtual void addDiagonal(int64_t batch, Mat<T> A, T value) = 0;
   /// In-place triangle operation on square matrices.
   virtual void triangle(int64_t batch, Mat<T> A, TriOp op) = 0;
-  /// QR sign fix: s_j = sign(R(j, j)) (sign(0) = 0); column j of Q and row j
-  /// of R are multiplied by s_j. Q is m x n, R is n x n.
-  virtual void qrSignFix(int64_t batch, Mat<T> Q, Mat<T> R) = 0;
 
   /// out[g] = sum over group g of x * y (y may equal x). x, y dense.
   virtual void groupDot(const GroupLayout& layout, const T* x, const T* y, T* out) = 0;
@@ -137,7 +135,7 @@ class Primitives {
   /// out may equal x or y.
   virtual void groupScale(const GroupLayout& layout, const T* a, const T* x, const T* b, const T* y,
                           T* out) = 0;
-  /// out[i] = f(a[i], b[i], p) for i < n (see ScalarFn).
+  /// out[i] = f(a[i], b[i], p) for i < n (see ScalarFn). out may equal a or b.
   virtual void scalarMap(int64_t n, ScalarFn f, const T* a, const T* b, T p, T* out) = 0;
   /// Number of NaN or infinite entries among n contiguous values. Synchronizes.
   virtual int64_t countNonFinite(int64_t n, const T* x) = 0;

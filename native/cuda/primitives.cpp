@@ -33,7 +33,6 @@
 #include "pointer_array.cuh"
 #include "power_iteration_fused.cuh"
 #include "prim_timer.h"
-#include "qr_sign_fix.cuh"
 #include "qr_unpack.cuh"
 #include "qr_ut_matrix.cuh"
 #include "scalar_map.cuh"
@@ -403,13 +402,6 @@ void CudaPrimitives<T>::triangle(int64_t batch, Mat<T> A, TriOp op) {
   ctx_.activate();
   PrimTimer timer(ctx_, "triangle");
   launchTriangle<T>(batch, A, op, ctx_.stream);
-}
-
-template <typename T>
-void CudaPrimitives<T>::qrSignFix(int64_t batch, Mat<T> Q, Mat<T> R) {
-  ctx_.activate();
-  PrimTimer timer(ctx_, "qrSignFix");
-  launchQrSignFix<T>(batch, Q, R, ctx_.stream);
 }
 
 template <typename T>

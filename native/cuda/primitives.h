@@ -39,7 +39,6 @@ struct CudaBjorckKernels final : ops::BjorckKernels<T> {
                 Mat<T> dX) override {
     return p->fusedBjorckBackward(batch, beta, steps, ws, ms, G, dX);
   }
-  bool step(int64_t, T, Mat<const T>, Mat<T>, Mat<T>) override { return false; }
 };
 
 template <typename T>
@@ -79,7 +78,6 @@ class CudaPrimitives final : public Primitives<T> {
   void fill(int64_t batch, Mat<T> A, T value) override;
   void addDiagonal(int64_t batch, Mat<T> A, T value) override;
   void triangle(int64_t batch, Mat<T> A, TriOp op) override;
-  void qrSignFix(int64_t batch, Mat<T> Q, Mat<T> R) override;
   void groupDot(const GroupLayout& layout, const T* x, const T* y, T* out) override;
   void groupScale(const GroupLayout& layout, const T* a, const T* x, const T* b, const T* y, T* out) override;
   void scalarMap(int64_t n, ScalarFn f, const T* a, const T* b, T p, T* out) override;

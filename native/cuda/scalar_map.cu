@@ -13,12 +13,9 @@ static __global__ void scalar_map_kernel(int64_t n, ScalarFn f, const T* a, cons
       case ScalarFn::InvSqrtPlus: out[i] = T(1) / (sqrt(a[i]) + p); break;
       case ScalarFn::InvPlus: out[i] = T(1) / (a[i] + p); break;
       case ScalarFn::Sqrt: out[i] = sqrt(a[i]); break;
-      case ScalarFn::NegMulSq: out[i] = -a[i] * b[i] * b[i]; break;
-      case ScalarFn::L2nBackward: {
-        const T r = sqrt(b[i]);
-        out[i] = r > T(0) ? -a[i] / (r * (r + p) * (r + p)) : T(0);
-        break;
-      }
+      case ScalarFn::Sign: out[i] = a[i] > T(0) ? T(1) : (a[i] < T(0) ? T(-1) : T(0)); break;
+      case ScalarFn::Mul: out[i] = p * a[i] * b[i]; break;
+      case ScalarFn::DivOrZero: out[i] = b[i] != T(0) ? a[i] / b[i] : T(0); break;
     }
   }
 }

@@ -137,10 +137,6 @@ class Bjorck final : public OpModule {
   template <typename T>
   void step(Env<T>& e, const MatrixDims& d, const TensorImpl& w, TensorImpl& gram, TensorImpl& out) const {
     Mat<T> M = gram.mat<T>();
-    // The same step fused per matrix where the backend has it (CPU: small
-    // matrices stay in cache from the Gram product to the GEMM).
-    auto* kernels = fused<BjorckKernels<T>>(e.p);
-    if (kernels && kernels->step(d.batch, T(beta_), w.mat<T>(), M, out.mat<T>())) return;
     foldedGram(e, d, w, M);
     if (d.m >= d.n)
       e.p.gemm(d.batch, T(1), w.mat<T>(), Op::N, M, Op::N, T(0), out.mat<T>());

@@ -34,10 +34,6 @@ struct BjorckKernels {
   /// order as the op's per-step VJP.
   virtual bool backward(int64_t batch, T beta, int steps, const T* const* ws, const T* const* ms, Mat<const T> G,
                         Mat<T> dX) = 0;
-  /// One step per matrix, out = w M' (rows >= cols) or M' w, M' = (1 +
-  /// beta) I - beta w^T w (or w w^T) written to `gram` (k x k), which the
-  /// backward reuses; out must not overlap w.
-  virtual bool step(int64_t batch, T beta, Mat<const T> w, Mat<T> gram, Mat<T> out) = 0;
 
  protected:
   ~BjorckKernels() = default;

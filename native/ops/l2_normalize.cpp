@@ -74,10 +74,17 @@ class L2Normalize final : public OpModule {
       using T = decltype(tag);
       Env<T> e(*gr);
       GroupLayout g = layoutFor(gr->shape());
-      TensorPtr c2 = e.empty({g.groups()});
-      e.p.groupDot(g, savedX_->data<T>(), gr->data<T>(), c2->template data<T>());
-      e.p.scalarMap(g.groups(), ScalarFn::L2nBackward, c2->template data<T>(), savedR2_->data<T>(), T(kL2Eps),
-                    c2->template data<T>());
+      const int64_t G = g.groups();
+      TensorPtr c2 = e.empty({G}), r = e.empty({G});
+      T* c2p = c2->template data<T>();
+      const T* c = savedC_->data<T>();
+      // c2 = -<x, g> c^2 / r, with r = ||x|| and c = 1 / (r + eps); 0 where
+      // r = 0 (x = 0 there, and so is the gradient's second term).
+      e.p.groupDot(g, savedX_->data<T>(), gr->data<T>(), c2p);
+      e.p.scalarMap(G, ScalarFn::Mul, c2p, c, T(-1), c2p);
+      e.p.scalarMap(G, ScalarFn::Mul, c2p, c, T(1), c2p);
+      e.p.scalarMap(G, ScalarFn::Sqrt, savedR2_->data<T>(), nullptr, T(0), r->template data<T>());
+      e.p.scalarMap(G, ScalarFn::DivOrZero, c2p, r->template data<T>(), T(0), c2p);
       TensorPtr out = e.empty(gr->shape());
       e.p.groupScale(g, savedC_->data<T>(), gr->data<T>(), c2->template data<T>(), savedX_->data<T>(),
                      out->template data<T>());

@@ -115,9 +115,10 @@ TensorPtr PowerIteration::backwardImpl(const TensorPtr& g) {
     const GroupLayout perMat = GroupLayout::perMatrix(B, m * n);
     TensorPtr c2 = e.empty({B});
     e.p.groupDot(perMat, g->data<T>(), savedX_->data<T>(), c2->template data<T>());
-    // c2 = -<G, X> / (s + eps)^2
-    e.p.scalarMap(B, ScalarFn::NegMulSq, c2->template data<T>(), savedCoef_->data<T>(), T(0),
-                  c2->template data<T>());
+    // c2 = -<G, X> / (s + eps)^2 (coef = 1 / (s + eps))
+    T* c2p = c2->template data<T>();
+    e.p.scalarMap(B, ScalarFn::Mul, c2p, savedCoef_->data<T>(), T(-1), c2p);
+    e.p.scalarMap(B, ScalarFn::Mul, c2p, savedCoef_->data<T>(), T(1), c2p);
     TensorPtr out = e.empty(g->shape());
     e.p.gemm(B, T(1), Mat<const T>::dense(savedU_->data<T>(), m, 1), Op::N,
              Mat<const T>::dense(savedV_->data<T>(), n, 1), Op::T, T(0), out->template mat<T>());

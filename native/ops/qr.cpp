@@ -32,7 +32,7 @@ class QR final : public OpModule {
       TensorPtr R = e.empty({d.batch, cols, cols});
       Mat<T> Qm = Q->template mat<T>(), Rm = R->template mat<T>();
       e.p.qr(d.batch, x->mat<T>(), wide ? Op::T : Op::N, Qm, Rm);
-      e.p.qrSignFix(d.batch, Qm, Rm);
+      signFix(e, d.batch, Qm, Rm);
       TensorPtr y;
       if (wide) {
         y = e.empty(x->shape());
@@ -74,6 +74,22 @@ class QR final : public OpModule {
       e.p.copy(B, dAm, Op::T, out->template mat<T>());
       return out;
     });
+  }
+
+  // s_j = sign(R(j, j)) (sign(0) = 0); column j of Q and row j of R times
+  // s_j, so that R's diagonal is >= 0. Q (rows x k) and R (k x k) dense.
+  template <typename T>
+  static void signFix(Env<T>& e, int64_t batch, Mat<T> Q, Mat<T> R) {
+    const int64_t rows = Q.rows, k = Q.cols;
+    TensorPtr s = e.empty({batch, k});
+    T* sp = s->template data<T>();
+    // R's diagonal as a k x 1 matrix: one row to the next is one row and
+    // one column of R.
+    e.p.copy(batch, Mat<const T>{R.data, k, 1, R.ld + 1, R.stride}, Op::N, Mat<T>::dense(sp, k, 1));
+    e.p.scalarMap(batch * k, ScalarFn::Sign, sp, nullptr, T(0), sp);
+    // Groups (b, j): Q's column j (rows reduced), R's row j (columns reduced).
+    e.p.groupScale(GroupLayout::make({batch, rows, k}, {false, true, false}), sp, Q.data, nullptr, nullptr, Q.data);
+    e.p.groupScale(GroupLayout::make({batch, k, k}, {false, false, true}), sp, R.data, nullptr, nullptr, R.data);
   }
 
   void dropContext() override { savedQ_ = savedR_ = nullptr; }

@@ -55,33 +55,15 @@ void Elementwise<T>::triangle(int64_t batch, Mat<T> A, TriOp op) {
 }
 
 template <typename T>
-void Elementwise<T>::qrSignFix(int64_t batch, Mat<T> Q, Mat<T> R) {
-  forEachMatrix(batch, double(Q.rows) * Q.cols, [&](int64_t b) {
-    auto q = view(Q, b);
-    auto r = view(R, b);
-    for (Index j = 0; j < r.rows(); ++j) {
-      T d = r(j, j);
-      T s = d > T(0) ? T(1) : (d < T(0) ? T(-1) : T(0));
-      if (s == T(1)) continue;
-      q.col(j) *= s;
-      r.row(j) *= s;
-    }
-  });
-}
-
-template <typename T>
 void Elementwise<T>::scalarMap(int64_t n, ScalarFn f, const T* a, const T* b, T p, T* out) {
   for (int64_t i = 0; i < n; ++i) {
     switch (f) {
       case ScalarFn::InvSqrtPlus: out[i] = T(1) / (std::sqrt(a[i]) + p); break;
       case ScalarFn::InvPlus: out[i] = T(1) / (a[i] + p); break;
       case ScalarFn::Sqrt: out[i] = std::sqrt(a[i]); break;
-      case ScalarFn::NegMulSq: out[i] = -a[i] * b[i] * b[i]; break;
-      case ScalarFn::L2nBackward: {
-        T r = std::sqrt(b[i]);
-        out[i] = r > T(0) ? -a[i] / (r * (r + p) * (r + p)) : T(0);
-        break;
-      }
+      case ScalarFn::Sign: out[i] = a[i] > T(0) ? T(1) : (a[i] < T(0) ? T(-1) : T(0)); break;
+      case ScalarFn::Mul: out[i] = p * a[i] * b[i]; break;
+      case ScalarFn::DivOrZero: out[i] = b[i] != T(0) ? a[i] / b[i] : T(0); break;
     }
   }
 }

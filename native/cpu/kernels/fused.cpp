@@ -44,24 +44,6 @@ bool Fused<T>::powerIteration(int64_t batch, Mat<const T> X, T* u, T* v, int nit
   return true;
 }
 
-// The step fused per matrix only where it pays: small matrices stay in
-// cache from the Gram product to the GEMM. Larger ones decline, and
-// ops/bjorck.cpp runs its three primitives (each blocked and parallel).
-template <typename T>
-bool Fused<T>::bjorckStep(int64_t batch, T beta, Mat<const T> W, Mat<T> G, Mat<T> Out) {
-  const int64_t m = W.rows, n = W.cols;
-#if ORTHO_SMALL_KERNELS
-  if (useSmall(std::min(m, n), std::min(m, n), std::max(m, n))) {
-    forEachMatrix(batch, 3.0 * m * n * std::min(m, n), [&](int64_t b) {
-      smallBjorckStep(m, n, beta, W.data + b * W.stride, W.ld, G.data + b * G.stride, G.ld,
-                      Out.data + b * Out.stride, Out.ld);
-    });
-    return true;
-  }
-#endif
-  return false;
-}
-
 // The small kernels recompute a small matrix's Gram in cache for less than
 // keeping it costs: at 4096 x 32 x 32 float, keeping it made the recorded
 // forward 10-15 ms slower (twice that once the context outgrew the block

@@ -34,9 +34,6 @@ struct CpuBjorckKernels final : ops::BjorckKernels<T> {
                 Mat<T> dX) override {
     return Fused<T>::bjorckBackward(batch, ws, ms, steps, G, dX, beta);
   }
-  bool step(int64_t batch, T beta, Mat<const T> w, Mat<T> gram, Mat<T> out) override {
-    return Fused<T>::bjorckStep(batch, beta, w, gram, out);
-  }
 };
 
 template <typename T>
@@ -74,7 +71,6 @@ class CpuPrimitives final : public Primitives<T> {
   void fill(int64_t batch, Mat<T> A, T value) override { Elementwise<T>::fill(batch, A, value); }
   void addDiagonal(int64_t batch, Mat<T> A, T value) override { Elementwise<T>::addDiagonal(batch, A, value); }
   void triangle(int64_t batch, Mat<T> A, TriOp op) override { Elementwise<T>::triangle(batch, A, op); }
-  void qrSignFix(int64_t batch, Mat<T> Q, Mat<T> R) override { Elementwise<T>::qrSignFix(batch, Q, R); }
   void scalarMap(int64_t n, ScalarFn f, const T* a, const T* b, T p, T* out) override {
     Elementwise<T>::scalarMap(n, f, a, b, p, out);
   }

@@ -39,7 +39,6 @@ struct Elementwise {
   static void fill(int64_t batch, Mat<T> A, T value);
   static void addDiagonal(int64_t batch, Mat<T> A, T value);
   static void triangle(int64_t batch, Mat<T> A, TriOp op);
-  static void qrSignFix(int64_t batch, Mat<T> Q, Mat<T> R);
   static void scalarMap(int64_t n, ScalarFn f, const T* a, const T* b, T p, T* out);
 };
 
@@ -56,7 +55,6 @@ struct Reductions {
 template <typename T>
 struct Fused {
   static bool powerIteration(int64_t batch, Mat<const T> X, T* u, T* v, int niter, T eps, T* coef, T* Y);
-  static bool bjorckStep(int64_t batch, T beta, Mat<const T> W, Mat<T> G, Mat<T> Out);
   static bool keepsBjorckGram(int64_t m, int64_t n);
   static bool bjorck(int64_t batch, Mat<const T> X, Mat<T> Y, int steps, T beta, T* const* saves, T* const* grams);
   static bool bjorckBackward(int64_t batch, const T* const* ws, const T* const* ms, int steps, Mat<const T> G,

@@ -89,7 +89,46 @@ void Reductions<T>::groupScale(const GroupLayout& g, const T* a, const T* x, con
     });
     return;
   }
-  forEachElement(g, [&](int64_t i, int64_t grp) { out[i] = a[grp] * x[i] + (y ? b[grp] * y[i] : T(0)); });
+  // General layout (e.g. the columns of a batch of matrices): the runs of
+  // the innermost dim in parallel. Along a run the group is fixed (that dim
+  // reduced) or steps by one (kept), so the inner loop vectorizes.
+  const std::size_t nd = g.sizes.size();
+  const int64_t K = g.sizes.back(), runs = g.numel() / K;
+  const bool innerKept = !g.reduce.back();
+  std::vector<int64_t> gstride(nd, 0);
+  for (std::size_t d = nd, s = 1; d-- > 0;)
+    if (!g.reduce[d]) {
+      gstride[d] = static_cast<int64_t>(s);
+      s *= static_cast<std::size_t>(g.sizes[d]);
+    }
+  parallelFor(runs, std::max<int64_t>(1, int64_t(kParallelFlops / K)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      int64_t grp = 0;
+      for (std::size_t d = nd - 1, rem = static_cast<std::size_t>(r); d-- > 0;) {
+        grp += static_cast<int64_t>(rem % static_cast<std::size_t>(g.sizes[d])) * gstride[d];
+        rem /= static_cast<std::size_t>(g.sizes[d]);
+      }
+      const T* xs = x + r * K;
+      const T* ys = y ? y + r * K : nullptr;
+      T* os = out + r * K;
+      if (innerKept) {
+        const T* as = a + grp;
+        const T* bs = y ? b + grp : nullptr;
+        if (ys)
+          for (int64_t k = 0; k < K; ++k) os[k] = as[k] * xs[k] + bs[k] * ys[k];
+        else
+          for (int64_t k = 0; k < K; ++k) os[k] = as[k] * xs[k];
+      } else {
+        const T ai = a[grp];
+        if (ys) {
+          const T bi = b[grp];
+          for (int64_t k = 0; k < K; ++k) os[k] = ai * xs[k] + bi * ys[k];
+        } else {
+          for (int64_t k = 0; k < K; ++k) os[k] = ai * xs[k];
+        }
+      }
+    }
+  });
 }
 
 template <typename T>
