@@ -102,12 +102,15 @@ void Reductions<T>::groupScale(const GroupLayout& g, const T* a, const T* x, con
       s *= static_cast<std::size_t>(g.sizes[d]);
     }
   parallelFor(runs, std::max<int64_t>(1, int64_t(kParallelFlops / K)), [&](int64_t r0, int64_t r1) {
+    // The outer dims' index of run r0, then stepped run by run.
+    std::vector<int64_t> idx(nd, 0);
+    int64_t grp = 0;
+    for (std::size_t d = nd - 1, rem = static_cast<std::size_t>(r0); d-- > 0;) {
+      idx[d] = static_cast<int64_t>(rem % static_cast<std::size_t>(g.sizes[d]));
+      rem /= static_cast<std::size_t>(g.sizes[d]);
+      grp += idx[d] * gstride[d];
+    }
     for (int64_t r = r0; r < r1; ++r) {
-      int64_t grp = 0;
-      for (std::size_t d = nd - 1, rem = static_cast<std::size_t>(r); d-- > 0;) {
-        grp += static_cast<int64_t>(rem % static_cast<std::size_t>(g.sizes[d])) * gstride[d];
-        rem /= static_cast<std::size_t>(g.sizes[d]);
-      }
       const T* xs = x + r * K;
       const T* ys = y ? y + r * K : nullptr;
       T* os = out + r * K;
@@ -126,6 +129,14 @@ void Reductions<T>::groupScale(const GroupLayout& g, const T* a, const T* x, con
         } else {
           for (int64_t k = 0; k < K; ++k) os[k] = ai * xs[k];
         }
+      }
+      for (std::size_t d = nd - 1; d-- > 0;) {
+        if (++idx[d] < g.sizes[d]) {
+          grp += gstride[d];
+          break;
+        }
+        grp -= gstride[d] * (g.sizes[d] - 1);
+        idx[d] = 0;
       }
     }
   });
