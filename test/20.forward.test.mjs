@@ -354,6 +354,26 @@ describe('singularValues() / orthogonalityError()', function () {
         expect(Array.from((await ortho.orthogonalityError(x)).toTypedArray())).to.deep.equal(Array.from(oe.toTypedArray()));
       });
     }
+  // Known spectra, U diag(σ) Vᵀ with U and V from the reference QR: graded
+  // over twelve decades, with three exact zeros; tall, wide, batched. Each σ
+  // within a small multiple of eps·σ_max (σ_max = 1), the bound of a
+  // backward-stable SVD (float32: of its rounded input too).
+  for (const [dtype, tol] of [['float64', 1e-13], ['float32', 1e-5]])
+    for (const shape of [[1, 60, 40], [1, 40, 60], [3, 30, 30], [1, 130, 120]])
+      it(`recover a known spectrum (graded to 1e-12, three zeros) on ${shapeName(shape)} ${dtype}`, function () {
+        const g = rng(41);
+        const [B, r, c] = shape;
+        const k = Math.min(r, c);
+        const sigma = Array.from({ length: k }, (_, i) => (i >= k - 3 ? 0 : 10 ** ((-12 * i) / (k - 4))));
+        const list = Array.from({ length: B }, () => {
+          const U = M.qrPositive(M.randn(r, k, g)).Q, V = M.qrPositive(M.randn(c, k, g)).Q;
+          const S = M.zeros(k, k);
+          sigma.forEach((s, i) => { S.a[i * k + i] = s; });
+          return M.mul(M.mul(U, S), M.t(V));
+        });
+        const sv = ortho.singularValuesSync(fromMats(list, [B], dtype)).toTypedArray();
+        expectClose(sv, list.flatMap(() => sigma), tol, 'σ');
+      });
 });
 
 describe('presets', function () {
