@@ -7,7 +7,8 @@
 // batched GEMM at 1 x 2048^3 and 64 x 256^3 (GFLOP/s), and the forward of
 // three presets at 64 x 256 x 256 and 4096 x 32 x 32 (ms); numpy's matmul
 // (OpenBLAS, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset) as the anchor.
-// Prints a markdown table and writes JSON (default bench/cpu/levels-<date>.json).
+// Prints a markdown table and writes JSON (default
+// bench/cpu/levels-<machine>-<cores>c-<date>.json).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -101,7 +102,8 @@ for (const key of Object.keys(runs[levels[0]][0].forward)) {
 }
 console.log(`${date}, ${model} (CPU level ${cpu.cpuLevel}), ${cpu.threads} threads, commit ${commit}, float32`);
 console.log(rows.join('\n'));
-const file = opt('--out', path.join(here, 'cpu', `levels-${date}.json`));
+const slug = String(model).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+const file = opt('--out', path.join(here, 'cpu', `levels-${slug}-${os.cpus().length}c-${date}.json`));
 fs.mkdirSync(path.dirname(file), { recursive: true });
 fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
 console.log(`written ${path.relative(process.cwd(), file)}`);
