@@ -10,17 +10,25 @@
 namespace ortho::cpu {
 namespace {
 
-// Visits elements in memory order with their group index.
-template <typename Fn>
-void forEachElement(const GroupLayout& g, Fn&& fn) {
-  const std::size_t nd = g.sizes.size();
-  std::vector<int64_t> gstride(nd, 0), idx(nd, 0);
+// How far the group index moves per step along each dim (0 for a reduced
+// dim): kept dims number the groups in row-major order.
+std::vector<int64_t> groupStrides(const GroupLayout& g) {
+  std::vector<int64_t> gstride(g.sizes.size(), 0);
   int64_t s = 1;
-  for (std::size_t d = nd; d-- > 0;)
+  for (std::size_t d = g.sizes.size(); d-- > 0;)
     if (!g.reduce[d]) {
       gstride[d] = s;
       s *= g.sizes[d];
     }
+  return gstride;
+}
+
+// Visits elements in memory order with their group index.
+template <typename Fn>
+void forEachElement(const GroupLayout& g, Fn&& fn) {
+  const std::size_t nd = g.sizes.size();
+  const std::vector<int64_t> gstride = groupStrides(g);
+  std::vector<int64_t> idx(nd, 0);
   const int64_t total = g.numel();
   int64_t grp = 0;
   for (int64_t i = 0; i < total; ++i) {
@@ -95,12 +103,7 @@ void Reductions<T>::groupScale(const GroupLayout& g, const T* a, const T* x, con
   const std::size_t nd = g.sizes.size();
   const int64_t K = g.sizes.back(), runs = g.numel() / K;
   const bool innerKept = !g.reduce.back();
-  std::vector<int64_t> gstride(nd, 0);
-  for (std::size_t d = nd, s = 1; d-- > 0;)
-    if (!g.reduce[d]) {
-      gstride[d] = static_cast<int64_t>(s);
-      s *= static_cast<std::size_t>(g.sizes[d]);
-    }
+  const std::vector<int64_t> gstride = groupStrides(g);
   parallelFor(runs, std::max<int64_t>(1, int64_t(kParallelFlops / K)), [&](int64_t r0, int64_t r1) {
     // The outer dims' index of run r0, then stepped run by run.
     std::vector<int64_t> idx(nd, 0);
