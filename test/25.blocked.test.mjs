@@ -8,6 +8,8 @@
 // split over the threads, and batches split into chunks the threads claim
 // in turn. Mid sizes (33 to 64, depth up to 256) check the small kernels'
 // edges. On a GPU device the same checks run there, with CPU parity.
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import {
   DEVICE, forwardOn, Tensor, expect, expectClose, expectCpuParity, mats, moduleFdError, ortho, ref, shapeName, wellConditionedTensor,
 } from './00.setup.mjs';
@@ -145,6 +147,49 @@ describe('larger matrices: blocked, tiled and threaded paths', function () {
         }
       expectClose(y, want, 1e-13, 'l2n');
       expect(moduleFdError((o) => new L2Normalize({ dim: 1, ...o }), x, 2)).to.be.below(1e-6);
+    });
+    // dims [0, 2] of 2 x 300 x 500: 300 groups, each two runs of 500 that
+    // lie 150,000 elements apart (the innermost dim reduced, the middle kept).
+    it('matches the reference, forward and finite differences, dims [0, 2] (groups split across the batch)', function () {
+      const [B, R, C] = [2, 300, 500];
+      const x = Tensor.randn([B, R, C], { seed: 50, dtype: 'float64', device: DEVICE });
+      const y = new L2Normalize({ dim: [0, 2] }).forwardSync(x).toTypedArray();
+      const xs = x.toTypedArray();
+      const want = new Float64Array(xs.length);
+      for (let r = 0; r < R; ++r) {
+        const at = (b, c) => (b * R + r) * C + c;
+        const grp = [];
+        for (let b = 0; b < B; ++b) for (let c = 0; c < C; ++c) grp.push(xs[at(b, c)]);
+        ref.l2n(grp).forEach((v, i) => { want[at(Math.floor(i / C), i % C)] = v; });
+      }
+      expectClose(y, want, 1e-13, 'l2n');
+      expect(moduleFdError((o) => new L2Normalize({ dim: [0, 2], ...o }), x, 2)).to.be.below(1e-6);
+    });
+    // The strided reductions sum each group in a fixed order: one thread
+    // and all of them give the same bits (float64, where the order of a sum shows in the last bits).
+    it('strided layouts give the same bits on one thread as on all of them', function () {
+      if (DEVICE !== 'cpu') this.skip();
+      const script = `
+        import * as o from ${JSON.stringify(new URL('../index.mjs', import.meta.url).href)};
+        const x = o.Tensor.randn([2, 300, 500], { seed: 51, dtype: 'float64' });
+        const m = (dim) => new o.L2Normalize({ dim, requiresGrad: true });
+        const out = [];
+        for (const dim of [1, [0, 2]]) {
+          const l = m(dim);
+          const y = l.forwardSync(x);
+          out.push(Buffer.from(y.toTypedArray().buffer).toString('base64'));
+          out.push(Buffer.from(l.backwardSync(o.Tensor.randn([2, 300, 500], { seed: 52, dtype: 'float64' })).toTypedArray().buffer).toString('base64'));
+        }
+        process.stdout.write(JSON.stringify(out));`;
+      const run = (threads) => {
+        const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+          env: { ...process.env, ORTHO_NUM_THREADS: String(threads) }, encoding: 'utf8', maxBuffer: 1 << 26,
+        });
+        expect(r.status, r.stderr).to.equal(0);
+        return JSON.parse(r.stdout);
+      };
+      const one = run(1), all = run(Math.max(2, os.availableParallelism()));
+      one.forEach((v, i) => expect(v === all[i], `output ${i} (${['dim 1 forward', 'dim 1 backward', 'dims [0, 2] forward', 'dims [0, 2] backward'][i]})`).to.equal(true));
     });
   });
 

@@ -23,17 +23,24 @@ std::vector<int64_t> groupStrides(const GroupLayout& g) {
   return gstride;
 }
 
-// Visits elements in memory order with their group index.
+// Visits runs r0 .. r1-1 of the innermost dim (run r starts at element
+// r * sizes.back()) in memory order, with the group index of the run's first
+// element. Along a run the group is fixed (innermost dim reduced) or steps
+// by one (kept).
 template <typename Fn>
-void forEachElement(const GroupLayout& g, Fn&& fn) {
+void forEachRun(const GroupLayout& g, const std::vector<int64_t>& gstride, int64_t r0, int64_t r1, Fn&& fn) {
   const std::size_t nd = g.sizes.size();
-  const std::vector<int64_t> gstride = groupStrides(g);
+  // The outer dims' index of run r0 (one division per dim), then stepped.
   std::vector<int64_t> idx(nd, 0);
-  const int64_t total = g.numel();
   int64_t grp = 0;
-  for (int64_t i = 0; i < total; ++i) {
-    fn(i, grp);
-    for (std::size_t d = nd; d-- > 0;) {
+  for (std::size_t d = nd - 1, rem = static_cast<std::size_t>(r0); d-- > 0;) {
+    idx[d] = static_cast<int64_t>(rem % static_cast<std::size_t>(g.sizes[d]));
+    rem /= static_cast<std::size_t>(g.sizes[d]);
+    grp += idx[d] * gstride[d];
+  }
+  for (int64_t r = r0; r < r1; ++r) {
+    fn(r, grp);
+    for (std::size_t d = nd - 1; d-- > 0;) {
       if (++idx[d] < g.sizes[d]) {
         grp += gstride[d];
         break;
@@ -72,9 +79,40 @@ void Reductions<T>::groupDot(const GroupLayout& g, const T* x, const T* y, T* ou
     }
     return;
   }
-  // General layout: accumulate in memory order (deterministic).
+  // General layout (e.g. the columns of a batch of matrices), by runs of
+  // the innermost dim. Each group's sum is in a fixed order, so the result
+  // does not depend on the thread count or timing.
   std::vector<double> acc(static_cast<std::size_t>(g.groups()), 0.0);
-  forEachElement(g, [&](int64_t i, int64_t grp) { acc[grp] += double(x[i]) * double(y[i]); });
+  const int64_t K = g.sizes.back(), runs = K > 0 ? g.numel() / K : 0;
+  const std::vector<int64_t> gstride = groupStrides(g);
+  if (runs == 0) {
+    // No elements: every group's sum is 0.
+  } else if (!g.reduce.back()) {
+    // Innermost dim kept: a slice [k0, k1) of it meets the same groups in
+    // every run and no other slice meets them, so the slices run in
+    // parallel, and each group sums in memory order as on one thread.
+    // Slices of whole 16-element units, so that two threads seldom write
+    // the same cache line of the sums.
+    constexpr int64_t kUnit = 16;
+    const int64_t units = (K + kUnit - 1) / kUnit;
+    parallelFor(units, std::max<int64_t>(1, int64_t(kParallelFlops / (runs * kUnit))), [&](int64_t u0, int64_t u1) {
+      const int64_t k0 = u0 * kUnit, k1 = std::min(K, u1 * kUnit);
+      forEachRun(g, gstride, 0, runs, [&](int64_t r, int64_t grp) {
+        const T* xs = x + r * K;
+        const T* ys = y + r * K;
+        double* as = acc.data() + grp;
+        for (int64_t k = k0; k < k1; ++k) as[k] += double(xs[k]) * double(ys[k]);
+      });
+    });
+  } else {
+    // Innermost dim reduced: each run lies in one group. The runs' dot
+    // products in parallel, then added into their groups in memory order.
+    std::vector<double> part(static_cast<std::size_t>(runs));
+    parallelFor(runs, std::max<int64_t>(1, int64_t(kParallelFlops / K)), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) part[r] = dot(x + r * K, y + r * K, K);
+    });
+    forEachRun(g, gstride, 0, runs, [&](int64_t r, int64_t grp) { acc[grp] += part[r]; });
+  }
   for (std::size_t i = 0; i < acc.size(); ++i) out[i] = static_cast<T>(acc[i]);
 }
 
@@ -100,20 +138,12 @@ void Reductions<T>::groupScale(const GroupLayout& g, const T* a, const T* x, con
   // General layout (e.g. the columns of a batch of matrices): the runs of
   // the innermost dim in parallel. Along a run the group is fixed (that dim
   // reduced) or steps by one (kept), so the inner loop vectorizes.
-  const std::size_t nd = g.sizes.size();
-  const int64_t K = g.sizes.back(), runs = g.numel() / K;
+  const int64_t K = g.sizes.back(), runs = K > 0 ? g.numel() / K : 0;
+  if (runs == 0) return;
   const bool innerKept = !g.reduce.back();
   const std::vector<int64_t> gstride = groupStrides(g);
   parallelFor(runs, std::max<int64_t>(1, int64_t(kParallelFlops / K)), [&](int64_t r0, int64_t r1) {
-    // The outer dims' index of run r0, then stepped run by run.
-    std::vector<int64_t> idx(nd, 0);
-    int64_t grp = 0;
-    for (std::size_t d = nd - 1, rem = static_cast<std::size_t>(r0); d-- > 0;) {
-      idx[d] = static_cast<int64_t>(rem % static_cast<std::size_t>(g.sizes[d]));
-      rem /= static_cast<std::size_t>(g.sizes[d]);
-      grp += idx[d] * gstride[d];
-    }
-    for (int64_t r = r0; r < r1; ++r) {
+    forEachRun(g, gstride, r0, r1, [&](int64_t r, int64_t grp) {
       const T* xs = x + r * K;
       const T* ys = y ? y + r * K : nullptr;
       T* os = out + r * K;
@@ -133,15 +163,7 @@ void Reductions<T>::groupScale(const GroupLayout& g, const T* a, const T* x, con
           for (int64_t k = 0; k < K; ++k) os[k] = ai * xs[k];
         }
       }
-      for (std::size_t d = nd - 1; d-- > 0;) {
-        if (++idx[d] < g.sizes[d]) {
-          grp += gstride[d];
-          break;
-        }
-        grp -= gstride[d] * (g.sizes[d] - 1);
-        idx[d] = 0;
-      }
-    }
+    });
   });
 }
 
