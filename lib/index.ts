@@ -34,5 +34,6 @@ export {
 export type { ModuleFactory, ModuleSpec, OrthoParamsInit, BuildOptions } from './ortho-params';
 export { singularValues, singularValuesSync, orthogonalityError, orthogonalityErrorSync, backends } from './diagnostics';
 export type { BackendInfo } from './diagnostics';
+export type { Precision } from './validate';
 export { ErrorCodes } from './errors';
 export type { ErrorCode, OrthoError } from './errors';

@@ -10,7 +10,7 @@ import { BatchedExponentialOrthogonalization } from './modules/exponential';
 import { BatchedIdentity } from './modules/identity';
 import { BatchedPowerIteration } from './modules/power-iteration';
 import { BatchedQROrthogonalization } from './modules/qr';
-import { checkBool, checkKeys, checkSeed } from './validate';
+import { type Precision, checkBool, checkKeys, checkPrecision, checkSeed } from './validate';
 
 /**
  * Builds a module for a weight shape: `(weightShape, overrides?) => module`.
@@ -93,6 +93,14 @@ export interface BuildOptions {
   requiresGrad?: boolean;
   /** Fixes the power iteration's initial u, v. Defaults to a random seed. */
   seed?: number | bigint;
+  /**
+   * The orthogonalizer's matrix-product arithmetic (see `Precision`), for
+   * orthogonalizers that iterate products (Björck). `'tf32'` or `'bf16'`
+   * with any other orthogonalizer is an `ERR_ORTHO_INVALID_ARG` error. The
+   * spectral normalizer's products are matrix-vector and stay float32.
+   * Defaults to the orthogonalizer's own (`'fp32'`).
+   */
+  precision?: Precision;
 }
 
 /**
@@ -139,12 +147,25 @@ export class OrthoParams<S extends ReparamModule = ReparamModule, O extends Repa
    */
   build(weightShape: WeightShape, options: BuildOptions = {}): OrthoModule<S, O> {
     const ws = checkWeightShape(weightShape);
-    const o = checkKeys(options, ['requiresGrad', 'seed'], 'build options');
+    const o = checkKeys(options, ['requiresGrad', 'seed', 'precision'], 'build options');
     const overrides: ModuleOptions = {};
     if (o.requiresGrad !== undefined) overrides.requiresGrad = checkBool(o.requiresGrad, 'requiresGrad');
     if (o.seed !== undefined) overrides.seed = checkSeed(o.seed);
+    const orthOverrides: ModuleOptions & { precision?: Precision } = { ...overrides };
+    if (o.precision !== undefined) {
+      const precision = checkPrecision(o.precision);
+      const cls = isModuleClass(this.orthogonalizer) ? this.orthogonalizer : this.orthogonalizer.moduleClass;
+      if (cls && (cls as { takesPrecision?: boolean }).takesPrecision) orthOverrides.precision = precision;
+      else if (!cls) orthOverrides.precision = precision;  // a hand-written factory: its own to accept or refuse
+      else if (precision !== 'fp32')
+        throw makeError(
+          RangeError,
+          ErrorCodes.INVALID_ARG,
+          `precision '${precision}' needs an orthogonalizer that iterates matrix products (BatchedBjorckOrthogonalization); this one is ${cls.name}`,
+        );
+    }
     const sn = instantiate(this.spectralNormalizer, ws, overrides, 'spectralNormalizer') as S;
-    const orth = instantiate(this.orthogonalizer, ws, overrides, 'orthogonalizer') as O;
+    const orth = instantiate(this.orthogonalizer, ws, orthOverrides, 'orthogonalizer') as O;
     return composeModule(sn, orth, ws, overrides.requiresGrad ?? false);
   }
 }

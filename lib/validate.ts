@@ -67,6 +67,28 @@ export function checkSeed(v: unknown, what = 'seed'): number | bigint {
   return v;
 }
 
+/**
+ * The arithmetic of an iterative orthogonalizer's float32 matrix products:
+ * `'fp32'` (float32 throughout, the default), `'tf32'` (inputs rounded to
+ * TF32, float32 sums: tensor cores) or `'bf16'` (inputs rounded to
+ * bfloat16, float32 sums). The last iterations and the backward stay in
+ * float32. Only the CUDA backend has the reduced arithmetic: on the CPU, and
+ * for float64 tensors, every precision computes exactly what `'fp32'` does.
+ */
+export type Precision = 'fp32' | 'tf32' | 'bf16';
+
+/** @internal */
+export const PRECISIONS: readonly Precision[] = Object.freeze(['fp32', 'tf32', 'bf16']);
+
+/** @internal */
+export function checkPrecision(v: unknown, what = 'precision'): Precision {
+  if (typeof v !== 'string')
+    throw makeError(TypeError, ErrorCodes.INVALID_ARG, `${what} must be 'fp32', 'tf32' or 'bf16', got ${describe(v)}`);
+  if (!(PRECISIONS as readonly string[]).includes(v))
+    throw makeError(RangeError, ErrorCodes.INVALID_ARG, `${what} must be 'fp32', 'tf32' or 'bf16', got '${v}'`);
+  return v as Precision;
+}
+
 /** @internal Rejects keys not in `allowed` (catches misspelled options). */
 export function checkKeys(obj: unknown, allowed: readonly string[], what: string): Record<string, unknown> {
   if (obj === undefined || obj === null) return {};

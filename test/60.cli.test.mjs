@@ -193,6 +193,23 @@ describe('orthogonium (command line)', function () {
       expect(listDir()).to.deep.equal(['r.safetensors']);
     });
 
+    it('--precision: passed to the Björck presets (on the CPU: the float32 bytes), refused by the others (exit 2)', function () {
+      const input = write('p.safetensors', safetensors([{ name: 'w', dtype: 'F32', shape: [96, 80], bytes: f32Bytes(nearIdentity(96, 80, 43)) }]));
+      const full = cli(['orthogonalize', input, '-o', tmp.file('f.safetensors'), '--params', 'default', '--device', 'cpu']);
+      expect(full.status, full.stderr).to.equal(0);
+      const tf32 = cli(['orthogonalize', input, '-o', tmp.file('t.safetensors'), '--params', 'default', '--device', 'cpu', '--precision', 'tf32', '--json']);
+      expect(tf32.status, tf32.stderr).to.equal(0);
+      expect(JSON.parse(tf32.stdout).precision).to.equal('tf32');
+      expect(sha256(tmp.file('t.safetensors'))).to.equal(sha256(tmp.file('f.safetensors')));
+      const polar = cli(['orthogonalize', input, '-o', tmp.file('x.safetensors'), '--precision', 'bf16']);
+      expect(polar.status).to.equal(2);
+      expect(polar.stderr).to.match(/--precision bf16 needs a preset whose orthogonalizer is Björck.*--params polar/);
+      const bad = cli(['orthogonalize', input, '-o', tmp.file('y.safetensors'), '--params', 'default', '--precision', 'fp16']);
+      expect(bad.status).to.equal(2);
+      expect(bad.stderr).to.match(/--precision must be one of fp32, tf32, bf16; got 'fp16'/);
+      expect(fs.existsSync(tmp.file('x.safetensors')) || fs.existsSync(tmp.file('y.safetensors'))).to.equal(false);
+    });
+
     it('is reproducible: the same command gives the same bytes', function () {
       const input = write('m.safetensors', safetensors(modelTensors('F32')));
       expect(cli(['orthogonalize', input, '-o', tmp.file('a.safetensors')]).status).to.equal(0);

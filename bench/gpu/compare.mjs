@@ -4,6 +4,10 @@
 // (torch_ref.py), and prints
 // ms and the ratio ours / PyTorch with the issue's targets:
 //   <= 1.0x on (1, 4096, 4096) and (64, 256, 256), <= 0.5x on (4096, 32, 32).
+// The default preset's forward also runs with precision 'tf32' and 'bf16',
+// against PyTorch with TF32 allowed and a bfloat16 Newton-Schulz
+// (torch_ref.py); "vs fp32" is that time over our float32 one, with the
+// target <= 0.35x for TF32 on the two large sizes.
 // Usage: node bench/gpu/compare.mjs [--out results.json] [--quick] [--sizes 2x8x8:0.5,...]
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -39,10 +43,13 @@ for (const { shape, target } of SIZES) {
   // a training step pays besides the backward: the recorded steps and their
   // Grams are written out; PyTorch builds its autograd graph).
   cases.push({ preset: 'cholesky', shape, kind: 'backward', target: null });
+  const large = shape[1] * shape[2] >= 256 * 256;
+  cases.push({ preset: 'default', shape, kind: 'forward', precision: 'tf32', target: large ? 1.0 : null, fp32Target: large ? 0.35 : null });
+  cases.push({ preset: 'default', shape, kind: 'forward', precision: 'bf16', target: null, fp32Target: null });
   cases.push({ preset: 'default', shape, kind: 'forward-grad', target: null });
 }
 cases.forEach((c, i) => {
-  c.id = `${c.preset} ${c.kind} [${c.shape.join(',')}]`;
+  c.id = `${c.preset} ${c.kind}${c.precision ? ` ${c.precision}` : ''} [${c.shape.join(',')}]`;
   c.index = i;
   c.warmup = 2;
   c.minReps = quick ? 2 : 3;
@@ -53,7 +60,11 @@ function runOurs(c) {
   const x = wellConditioned(c.shape);
   try {
     if (c.kind === 'forward' || c.kind === 'forward-grad') {
-      const m = PRESETS[c.preset].build(c.shape, { seed: 0, requiresGrad: c.kind === 'forward-grad' });
+      const m = PRESETS[c.preset].build(c.shape, {
+        seed: 0,
+        requiresGrad: c.kind === 'forward-grad',
+        ...(c.precision ? { precision: c.precision } : {}),
+      });
       return timed(() => m.forwardSync(x), c);
     }
     const m = PRESETS[c.preset].build(c.shape, { seed: 0, requiresGrad: true });
@@ -126,9 +137,13 @@ const rows = cases.map((c) => {
   const p = plain[c.id] ?? {};
   const ratio = o.ms !== undefined && t.ms !== undefined ? o.ms / t.ms : null;
   const plainRatio = p.ms !== undefined && t.ms !== undefined ? p.ms / t.ms : null;
+  const fp32 = c.precision ? ours[`${c.preset} ${c.kind} [${c.shape.join(',')}]`] : undefined;
+  const vsFp32 = fp32?.ms !== undefined && o.ms !== undefined ? o.ms / fp32.ms : null;
   return {
     id: c.id, ours: o.ms ?? null, plain: p.ms ?? null, torch: t.ms ?? null, ratio, plainRatio, target: c.target,
-    ok: c.target !== null && ratio !== null && ratio <= c.target, oursError: o.error, plainError: p.error, torchError: t.error,
+    vsFp32, fp32Target: c.fp32Target ?? null,
+    ok: c.target !== null && ratio !== null && ratio <= c.target && (!c.fp32Target || (vsFp32 !== null && vsFp32 <= c.fp32Target)),
+    oursError: o.error, plainError: p.error, torchError: t.error,
   };
 });
 
@@ -139,6 +154,6 @@ console.log('\nours / PyTorch (float32, median ms; target = max ratio; plain = O
 console.log(`${'case'.padEnd(44)} ${'ours'.padStart(8)} ${'plain'.padStart(8)} ${'torch'.padStart(8)} ${'ratio'.padStart(5)} ${'plain'.padStart(5)} target`);
 const short = (e) => (e ? e.slice(0, 60) : '');
 for (const r of rows)
-  console.log(`${r.id.padEnd(44)} ${fmt(r.ours).padStart(8)} ${fmt(r.plain).padStart(8)} ${fmt(r.torch).padStart(8)} ${fmt(r.ratio, 2).padStart(5)} ${fmt(r.plainRatio, 2).padStart(5)} ${r.target === null ? 'info' : `${r.ok ? 'ok' : 'MISS'} <=${r.target}`}${r.oursError ? ` ours: ${short(r.oursError)}` : ''}${r.torchError ? ` torch: ${short(r.torchError)}` : ''}`);
+  console.log(`${r.id.padEnd(44)} ${fmt(r.ours).padStart(8)} ${fmt(r.plain).padStart(8)} ${fmt(r.torch).padStart(8)} ${fmt(r.ratio, 2).padStart(5)} ${fmt(r.plainRatio, 2).padStart(5)} ${r.target === null ? 'info' : `${r.ok ? 'ok' : 'MISS'} <=${r.target}`}${r.vsFp32 !== null ? ` vs fp32 ${fmt(r.vsFp32, 2)}${r.fp32Target ? ` (<=${r.fp32Target})` : ''}` : ''}${r.oursError ? ` ours: ${short(r.oursError)}` : ''}${r.torchError ? ` torch: ${short(r.torchError)}` : ''}`);
 const met = rows.filter((r) => r.ok).length;
 console.log(`targets met: ${met}/${rows.filter((r) => r.target !== null).length}`);

@@ -13,7 +13,11 @@ everything without a GPU.
 Same math as native/ops: power iteration (iterations without grad, output
 X / (u^T X v + eps)), Björck w <- (1+b) w - b w (w^T w) (or (w w^T) w when
 wide), Cholesky S = X X^T + 1e-5 I then L^{-1} X, QR with sign fix, and the
-truncated exponential series. TF32 is off, as in ours.
+truncated exponential series. TF32 is off, as in ours, except in cases with
+"precision": "tf32" (torch.backends.cuda.matmul.allow_tf32, PyTorch's switch
+for tensor-core float32 products) and "bf16" (the Björck iterations in
+bfloat16 throughout, the Newton-Schulz of the Muon optimizer: input cast to
+bfloat16, every product and update in bfloat16, the result cast back).
 """
 import json
 import os
@@ -79,6 +83,14 @@ def bjorck(w, beta, niters, pass_through=False):
     for _ in range(niters):
         w = step(w)
     return w
+
+
+def bjorck_bf16(w, beta, niters):
+    out_dtype = w.dtype
+    w = w.to(torch.bfloat16)
+    for _ in range(niters):
+        w = bjorck(w, beta, 1)
+    return w.to(out_dtype)
 
 
 def cholesky(x):
@@ -188,6 +200,12 @@ def run(case):
     x = torch.randn(*shape, generator=g, dtype=dtype) * (0.25 / max(m, n) ** 0.5)
     x = (x + torch.eye(m, n, dtype=dtype)).to(dev)
     pi_opts, orth = PRESETS[preset]
+    precision = case.get("precision", "fp32")
+    if precision == "bf16":
+        if preset != "default":
+            raise ValueError("bf16 cases exist for the default preset only")
+        orth = lambda w: bjorck_bf16(w, 0.5, 12)  # noqa: E731
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
     pi = PowerIteration(shape, pi_opts["niter"], pi_opts["eps"], dtype) if pi_opts else (lambda w: w)
     if kind == "forward":
         def fn():
@@ -244,6 +262,7 @@ def main():
             out.append(run(c))
         except Exception as e:  # report and go on: one failing case must not hide the rest
             out.append({"case": c["id"], "error": f"{type(e).__name__}: {e}"})
+        torch.backends.cuda.matmul.allow_tf32 = False
         if dev.type == "cuda":
             torch.cuda.empty_cache()
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"

@@ -9,6 +9,7 @@ import { BatchedPolarOrthogonalization } from '../modules/polar';
 import { BatchedPowerIteration } from '../modules/power-iteration';
 import { type ModuleFactory, type ModuleSpec, OrthoParams, PRESETS, classParam } from '../ortho-params';
 import { Tensor } from '../tensor';
+import type { Precision } from '../validate';
 import type { TensorPlan } from './weights';
 
 /** The preset names, as --params takes them. */
@@ -53,6 +54,10 @@ export interface Recipe {
    * transposed and its columns come out orthonormal instead.
    */
   readonly rowsOrthonormal: boolean;
+  /** The orthogonalizer's matrix-product arithmetic (--precision). */
+  readonly precision: Precision;
+  /** Whether the preset's orthogonalizer takes a precision other than fp32 (Björck). */
+  readonly takesPrecision: boolean;
 }
 
 /**
@@ -60,7 +65,7 @@ export interface Recipe {
  * given (else the preset's own count), its polar tolerance to `tol` when
  * given (else the dtype's default).
  */
-export function recipeFor(name: string, powerIters?: number, tol?: number): Recipe {
+export function recipeFor(name: string, powerIters?: number, tol?: number, precision: Precision = 'fp32'): Recipe {
   const base = PRESETS[name];
   if (!base) throw new RangeError(`unknown preset '${name}'`);
   const sn = base.spectralNormalizer as ModuleFactory;
@@ -85,6 +90,8 @@ export function recipeFor(name: string, powerIters?: number, tol?: number): Reci
     powerIters: hasPowerIteration ? (powerIters ?? own ?? 3) : null,
     tol: isPolar ? tol : null,
     rowsOrthonormal: classOf(base.orthogonalizer) === BatchedCholeskyOrthogonalization,
+    precision,
+    takesPrecision: (classOf(orth) as { takesPrecision?: boolean } | undefined)?.takesPrecision === true,
   };
 }
 
@@ -135,7 +142,7 @@ export async function orthogonalizeMatrices(values: Matrices, plan: WeightPlan, 
   const { flip, shape } = orientation(recipe, plan);
   const input = Tensor.from(flip ? transposeMatrices(values, batch, rows, cols) : values, shape, { device: opts.device });
   let output: Tensor;
-  const module = recipe.params.build(shape, { seed: opts.seed });
+  const module = recipe.params.build(shape, { seed: opts.seed, ...(recipe.precision === 'fp32' ? {} : { precision: recipe.precision }) });
   try {
     output = await module.forward(input);
   } finally {

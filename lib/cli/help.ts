@@ -83,6 +83,10 @@ Options:
                          reproduces it exactly. No effect on cholesky or polar
       --seed N           seed of the power iteration's start (default: 0; the
                          output is reproducible)
+      --precision P      fp32|tf32|bf16: arithmetic of the Björck presets'
+                         matrix products on a GPU (default: fp32). tf32 and
+                         bf16 use the tensor cores for all but the last two
+                         iterations; on the CPU they compute what fp32 does
   -n, --dry-run          list what would be done with each tensor; write nothing
       --json             print a JSON summary (with --dry-run: the plan)
   -q, --quiet            print nothing on success

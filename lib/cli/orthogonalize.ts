@@ -14,6 +14,7 @@ import { DEFAULT_POWER_ITERS, DEFAULT_PRESET, PRESET_NAMES, type Recipe, orthogo
 import { HELP } from './help';
 import { Progress, formatBytes, formatDuration } from './progress';
 import { formatTable } from './table';
+import { PRECISIONS } from '../validate';
 import { type TensorPlan, planTensor, showShape } from './weights';
 
 const OPTIONS = {
@@ -24,6 +25,7 @@ const OPTIONS = {
   'power-iters': { type: 'string' },
   tol: { type: 'string' },
   seed: { type: 'string' },
+  precision: { type: 'string' },
   force: { type: 'boolean', short: 'f' },
   'dry-run': { type: 'boolean', short: 'n' },
   quiet: { type: 'boolean', short: 'q' },
@@ -65,7 +67,13 @@ export async function orthogonalizeCommand(argv: readonly string[], io: Io): Pro
   const powerIters = integer(cmd, 'power-iters', v['power-iters'], DEFAULT_POWER_ITERS, 1);
   const seed = integer(cmd, 'seed', v.seed, 0, 0);
   const tol = v.tol === undefined ? undefined : positiveNumber(cmd, 'tol', v.tol);
-  const recipe = recipeFor(preset, powerIters, tol);
+  const precision = choice(cmd, 'precision', v.precision, PRECISIONS, 'fp32');
+  const recipe = recipeFor(preset, powerIters, tol, precision);
+  if (precision !== 'fp32' && !recipe.takesPrecision)
+    throw new UsageError(
+      `--precision ${precision} needs a preset whose orthogonalizer is Björck (default, test, bjorck-pass-through); --params ${preset} has none`,
+      cmd,
+    );
   if (v['power-iters'] !== undefined && recipe.powerIters === null && !v.quiet)
     io.stderr.write(`note: --power-iters has no effect with --params ${preset} (it has no power iteration)\n`);
   if (tol !== undefined && recipe.tol === null && !v.quiet)
@@ -92,6 +100,7 @@ export async function orthogonalizeCommand(argv: readonly string[], io: Io): Pro
       device,
       powerIters: recipe.powerIters,
       tol: recipe.tol ?? null,
+      precision,
       seed,
       tensors: outcomes,
     };

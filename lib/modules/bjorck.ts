@@ -1,4 +1,4 @@
-import { checkBool, checkInt, checkNumber } from '../validate';
+import { type Precision, checkBool, checkInt, checkNumber, checkPrecision } from '../validate';
 import { ModuleOptions, ReparamModule, WeightShape, checkWeightShape, createNative, readBaseOptions } from './base';
 
 /** Options of `BatchedBjorckOrthogonalization`. */
@@ -13,6 +13,15 @@ export interface BjorckOptions extends ModuleOptions {
    * input (memory flat in `niters`). Defaults to `false`.
    */
   passThrough?: boolean;
+  /**
+   * The arithmetic of the float32 products of all but the last two
+   * iterations on the GPU (see `Precision`): `'tf32'` or `'bf16'` use the
+   * tensor cores, and the two float32 iterations after them bring the
+   * orthogonality error back to float32's. The backward is float32.
+   * Matrices small enough for the fused kernels (min(m, n) <= 64 on CUDA)
+   * run every iteration in float32. Defaults to `'fp32'`.
+   */
+  precision?: Precision;
 }
 
 /**
@@ -34,18 +43,24 @@ export class BatchedBjorckOrthogonalization extends ReparamModule {
   readonly niters: number;
   /** Whether backward passes the last step's VJP straight through (see `BjorckOptions`). */
   readonly passThrough: boolean;
+  /** The products' arithmetic (see `BjorckOptions.precision`). */
+  readonly precision: Precision;
+  /** @internal `OrthoParams.build` hands its `precision` to orthogonalizers that take one. */
+  static readonly takesPrecision = true;
 
   constructor(weightShape: WeightShape, options?: BjorckOptions) {
     const ws = checkWeightShape(weightShape);
     const { opts, native, requiresGrad, defaults } = readBaseOptions(
-      'bjorck', options, ['beta', 'niters', 'passThrough'], 'BatchedBjorckOrthogonalization options');
+      'bjorck', options, ['beta', 'niters', 'passThrough', 'precision'], 'BatchedBjorckOrthogonalization options');
     const beta = opts.beta === undefined ? defaults.number('beta') : checkNumber(opts.beta, 'beta');
     const niters = opts.niters === undefined ? defaults.number('niters') : checkInt(opts.niters, 'niters', 0);
     const passThrough = opts.passThrough === undefined ? defaults.bool('passThrough') : checkBool(opts.passThrough, 'passThrough');
-    Object.assign(native, { beta, niters, passThrough });
+    const precision = opts.precision === undefined ? (defaults.string('precision') as Precision) : checkPrecision(opts.precision);
+    Object.assign(native, { beta, niters, passThrough, precision });
     super(createNative('bjorck', ws, native), ws, requiresGrad);
     this.beta = beta;
     this.niters = niters;
     this.passThrough = passThrough;
+    this.precision = precision;
   }
 }

@@ -53,6 +53,12 @@ enum class TriOp {
   LowerToFull,  ///< A = tril(A) + tril(A, -1)^T (mirror the lower triangle up)
 };
 
+/// The arithmetic of a float32 matrix product (the `precision` option of the
+/// iterative ops). Tf32: inputs rounded to TF32 (10-bit mantissa), products
+/// summed in float32, as tensor cores do; Bf16: inputs rounded to bfloat16
+/// (7-bit mantissa), summed in float32. Outputs are float32 either way.
+enum class Precision { Fp32, Tf32, Bf16 };
+
 /// Scalar formulas applied element-wise to per-group scalar vectors:
 /// out[i] = f(a[i], b[i], p). `b` may be null where f does not read it.
 enum class ScalarFn {
@@ -113,6 +119,18 @@ class Primitives {
   /// (its strictly lower triangle zeroed). No sign normalization. Q may be
   /// A itself when opA is Op::N; otherwise they must not overlap.
   virtual void qr(int64_t batch, Mat<const T> A, Op opA, Mat<T> Q, Mat<T> R) = 0;
+  /// gemm() and syrk() computed in reduced precision `p` (see Precision).
+  /// False, with nothing done, where the backend has no such arithmetic for
+  /// T (the default: the CPU, and float64 everywhere); the caller then runs
+  /// the full-precision primitive. syrkReduced writes both triangles of C
+  /// and leaves it exactly symmetric, as syrk() does.
+  virtual bool gemmReduced(Precision p, int64_t batch, T alpha, Mat<const T> A, Op opA, Mat<const T> B, Op opB,
+                           T beta, Mat<T> C) {
+    return false;
+  }
+  virtual bool syrkReduced(Precision p, int64_t batch, T alpha, Mat<const T> A, Op opA, T beta, Mat<T> C) {
+    return false;
+  }
   /// Singular values of each matrix, descending: S[b * k + i], k = min(m, n).
   virtual void singularValues(int64_t batch, Mat<const T> A, T* S) = 0;
 

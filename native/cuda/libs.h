@@ -51,6 +51,10 @@ enum class cublasDiagType_t : int { NON_UNIT = 0, UNIT = 1 };
 enum class cublasPointerMode_t : int { HOST = 0, DEVICE = 1 };
 /// PEDANTIC: no TF32 or other reduced-precision shortcuts for float32.
 enum class cublasMath_t : int { DEFAULT = 0, PEDANTIC = 2, TF32_TENSOR_OP = 3 };
+/// cublasComputeType_t: float32 accumulation, with float32 inputs used as
+/// they are, or rounded to bfloat16 or TF32 for the tensor cores.
+enum class cublasComputeType_t : int { COMPUTE_32F = 68, COMPUTE_32F_FAST_16BF = 75, COMPUTE_32F_FAST_TF32 = 77 };
+enum class cublasGemmAlgo_t : int { DEFAULT = -1 };
 
 /// cusolverStatus_t (cusolver_common.h).
 enum class cusolverStatus_t : int {
@@ -85,6 +89,10 @@ enum class cusolverEigMode_t : int { NOVECTOR = 0, VECTOR = 1 };
   X(cublasDgemmStridedBatched, cublasStatus_t,                                                                       \
     (cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const double*, const double*, int,         \
      long long int, const double*, int, long long int, const double*, double*, int, long long int, int))             \
+  X(cublasGemmStridedBatchedEx, cublasStatus_t,                                                                      \
+    (cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void*, const void*, cudaDataType,   \
+     int, long long int, const void*, cudaDataType, int, long long int, const void*, void*, cudaDataType, int,       \
+     long long int, int, cublasComputeType_t, cublasGemmAlgo_t))                                                     \
   X(cublasStrsm_v2, cublasStatus_t,                                                                                  \
     (cublasHandle_t, cublasSideMode_t, cublasFillMode_t, cublasOperation_t, cublasDiagType_t, int, int,              \
      const float*, const float*, int, float*, int))                                                                  \

@@ -9,10 +9,15 @@
 #include "libs.h"
 
 // The same function table, expanded where the type names mean the real
-// types: every symbol's exact function type must equal ours.
+// types: every symbol's exact function type must equal ours. The cast
+// picks the overload of that exact type (the C++ header adds inline
+// wrappers beside some symbols, cublasGemmStridedBatchedEx's taking the
+// older cudaDataType compute type); it does not compile when none has it.
 namespace ortho_real_abi {
+using ::cublasComputeType_t;
 using ::cublasDiagType_t;
 using ::cublasFillMode_t;
+using ::cublasGemmAlgo_t;
 using ::cublasHandle_t;
 using ::cublasMath_t;
 using ::cublasOperation_t;
@@ -26,7 +31,7 @@ using ::cusolverStatus_t;
 using ::gesvdjInfo_t;
 
 #define ORTHO_CHECK_SIGNATURE(name, ret, params)                                             \
-  static_assert(std::is_same<decltype(&::name), ret(*) params>::value,                    \
+  static_assert(std::is_same<decltype(static_cast<ret(*) params>(&::name)), ret(*) params>::value, \
                 #name ": the declaration in native/cuda/libs.h differs from the real header");
 ORTHO_CUBLAS_FUNCTIONS(ORTHO_CHECK_SIGNATURE)
 ORTHO_CUSOLVER_FUNCTIONS(ORTHO_CHECK_SIGNATURE)
@@ -48,6 +53,8 @@ ORTHO_CHECK_ENUM_SIZE(cublasSideMode_t, cublasSideMode_t)
 ORTHO_CHECK_ENUM_SIZE(cublasDiagType_t, cublasDiagType_t)
 ORTHO_CHECK_ENUM_SIZE(cublasPointerMode_t, cublasPointerMode_t)
 ORTHO_CHECK_ENUM_SIZE(cublasMath_t, cublasMath_t)
+ORTHO_CHECK_ENUM_SIZE(cublasComputeType_t, cublasComputeType_t)
+ORTHO_CHECK_ENUM_SIZE(cublasGemmAlgo_t, cublasGemmAlgo_t)
 ORTHO_CHECK_ENUM_SIZE(cusolverStatus_t, cusolverStatus_t)
 ORTHO_CHECK_ENUM_SIZE(cusolverEigMode_t, cusolverEigMode_t)
 #undef ORTHO_CHECK_ENUM_SIZE
@@ -77,6 +84,10 @@ ORTHO_CHECK_VALUE(cublasPointerMode_t::DEVICE, CUBLAS_POINTER_MODE_DEVICE)
 ORTHO_CHECK_VALUE(cublasMath_t::DEFAULT, CUBLAS_DEFAULT_MATH)
 ORTHO_CHECK_VALUE(cublasMath_t::PEDANTIC, CUBLAS_PEDANTIC_MATH)
 ORTHO_CHECK_VALUE(cublasMath_t::TF32_TENSOR_OP, CUBLAS_TF32_TENSOR_OP_MATH)
+ORTHO_CHECK_VALUE(cublasComputeType_t::COMPUTE_32F, CUBLAS_COMPUTE_32F)
+ORTHO_CHECK_VALUE(cublasComputeType_t::COMPUTE_32F_FAST_16BF, CUBLAS_COMPUTE_32F_FAST_16BF)
+ORTHO_CHECK_VALUE(cublasComputeType_t::COMPUTE_32F_FAST_TF32, CUBLAS_COMPUTE_32F_FAST_TF32)
+ORTHO_CHECK_VALUE(cublasGemmAlgo_t::DEFAULT, CUBLAS_GEMM_DEFAULT)
 ORTHO_CHECK_VALUE(cusolverStatus_t::SUCCESS, CUSOLVER_STATUS_SUCCESS)
 ORTHO_CHECK_VALUE(cusolverStatus_t::NOT_INITIALIZED, CUSOLVER_STATUS_NOT_INITIALIZED)
 ORTHO_CHECK_VALUE(cusolverStatus_t::ALLOC_FAILED, CUSOLVER_STATUS_ALLOC_FAILED)

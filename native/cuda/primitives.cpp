@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "add_diagonal.cuh"
@@ -152,6 +153,38 @@ void CudaPrimitives<T>::syrk(int64_t batch, T alpha, Mat<const T> A, Op opA, T b
   // exactly symmetric (as the contract and the CPU backend give).
   gemm(batch, alpha, A, opA, A, flip(opA), beta, C);
   launchTriangle(batch, C, TriOp::LowerToFull, ctx_.stream);
+}
+
+// Reduced precision: cublasGemmStridedBatchedEx with float32 data and a
+// compute type that lets the tensor cores round the inputs to TF32 or
+// bfloat16 and accumulate in float32. No conversion pass and no bfloat16
+// copy of the operands: the library rounds as it loads its tiles. float32
+// only (the tensor cores' float64 path is full precision).
+template <typename T>
+bool CudaPrimitives<T>::gemmReduced(Precision p, int64_t batch, T alpha, Mat<const T> A, Op opA, Mat<const T> B,
+                                    Op opB, T beta, Mat<T> C) {
+  if (!std::is_same<T, float>::value || p == Precision::Fp32) return false;
+  ctx_.activate();
+  PrimTimer timer(ctx_, p == Precision::Tf32 ? "gemm tf32" : "gemm bf16");
+  const auto compute = p == Precision::Tf32 ? cudalib::cublasComputeType_t::COMPUTE_32F_FAST_TF32
+                                            : cudalib::cublasComputeType_t::COMPUTE_32F_FAST_16BF;
+  const int64_t M = C.rows, N = C.cols, K = opA == Op::N ? A.cols : A.rows;
+  forChunks(batch, [&](int64_t b0, int count) {
+    ::ortho::cuda::checkBlas(
+        ctx_.api->cublasGemmStridedBatchedEx(
+            ctx_.blas, toBlas(opB), toBlas(opA), toInt(N), toInt(M), toInt(K), &alpha, B.data + b0 * B.stride,
+            CUDA_R_32F, toInt(B.ld), B.stride, A.data + b0 * A.stride, CUDA_R_32F, toInt(A.ld), A.stride, &beta,
+            C.data + b0 * C.stride, CUDA_R_32F, toInt(C.ld), C.stride, count, compute, cudalib::cublasGemmAlgo_t::DEFAULT),
+        "cublasGemmStridedBatchedEx(...)", __FILE__, __LINE__);
+  });
+  return true;
+}
+
+template <typename T>
+bool CudaPrimitives<T>::syrkReduced(Precision p, int64_t batch, T alpha, Mat<const T> A, Op opA, T beta, Mat<T> C) {
+  if (!gemmReduced(p, batch, alpha, A, opA, A, flip(opA), beta, C)) return false;
+  launchTriangle(batch, C, TriOp::LowerToFull, ctx_.stream);  // exactly symmetric, as syrk()
+  return true;
 }
 
 template <typename T>

@@ -68,6 +68,9 @@ class CudaPrimitives final : public Primitives<T> {
 
   void gemm(int64_t batch, T alpha, Mat<const T> A, Op opA, Mat<const T> B, Op opB, T beta, Mat<T> C) override;
   void syrk(int64_t batch, T alpha, Mat<const T> A, Op opA, T beta, Mat<T> C) override;
+  bool gemmReduced(Precision p, int64_t batch, T alpha, Mat<const T> A, Op opA, Mat<const T> B, Op opB, T beta,
+                   Mat<T> C) override;
+  bool syrkReduced(Precision p, int64_t batch, T alpha, Mat<const T> A, Op opA, T beta, Mat<T> C) override;
   void potrf(int64_t batch, Mat<T> A, int* info) override;
   void trsm(int64_t batch, Side side, Uplo uplo, Op opA, T alpha, Mat<const T> A, Mat<T> B) override;
   void qr(int64_t batch, Mat<const T> A, Op opA, Mat<T> Q, Mat<T> R) override;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "../core/tensor.h"
 #include "module.h"
@@ -21,12 +22,28 @@ struct Env {
     p.fill(1, Mat<T>::dense(t->template data<T>(), 1, t->numel()), T(0));
     return t;
   }
+  /// gemm() in precision p where the backend has it (float32 on a GPU),
+  /// else in full precision.
+  void gemmIn(Precision prec, int64_t batch, T alpha, Mat<const T> A, Op opA, Mat<const T> B, Op opB, T beta,
+              Mat<T> C) const {
+    if (prec == Precision::Fp32 || !p.gemmReduced(prec, batch, alpha, A, opA, B, opB, beta, C))
+      p.gemm(batch, alpha, A, opA, B, opB, beta, C);
+  }
+  /// syrk() in precision p where the backend has it, else in full precision.
+  void syrkIn(Precision prec, int64_t batch, T alpha, Mat<const T> A, Op opA, T beta, Mat<T> C) const {
+    if (prec == Precision::Fp32 || !p.syrkReduced(prec, batch, alpha, A, opA, beta, C))
+      p.syrk(batch, alpha, A, opA, beta, C);
+  }
   TensorPtr clone(const TensorImpl& t) const {
     TensorPtr c = empty(t.shape());
     be.copyOnDevice(c->raw(), t.raw(), t.bytes());
     return c;
   }
 };
+
+/// The `precision` option's value ('fp32', 'tf32' or 'bf16'); throws
+/// ERR_ORTHO_INVALID_ARG (RangeError) for anything else.
+Precision parsePrecision(const std::string& text);
 
 /// The batch dims of shape s followed by `tail`.
 inline Shape batchShape(const Shape& s, std::initializer_list<int64_t> tail) {

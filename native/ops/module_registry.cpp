@@ -34,6 +34,13 @@ const ModuleKind& moduleKind(const std::string& kind) {
   fail(code::kInvalidArg, ErrorKind::TypeError, "unknown module kind '", kind, "'");
 }
 
+Precision parsePrecision(const std::string& text) {
+  if (text == "fp32") return Precision::Fp32;
+  if (text == "tf32") return Precision::Tf32;
+  if (text == "bf16") return Precision::Bf16;
+  fail(code::kInvalidArg, ErrorKind::RangeError, "precision must be 'fp32', 'tf32' or 'bf16', got '", text, "'");
+}
+
 ModulePtr makeModule(const std::string& kind, const Shape& weightShape, const Options& o) {
   return moduleKind(kind).make(weightShape, o);
 }

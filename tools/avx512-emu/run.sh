@@ -57,8 +57,9 @@ fi
 mkdir -p "$W"
 # Debian's current kernel, unpacked once.
 if ! ls "$W"/kernel/boot/vmlinuz-* >/dev/null 2>&1; then
-  kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-  [ -n "$kpkg" ] || { $sudo apt-get update -qq; kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'); }
+  kernel_package() { apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
+  kpkg=$(kernel_package)
+  [ -n "$kpkg" ] || { $sudo apt-get update -qq; kpkg=$(kernel_package); }
   echo "avx512-emu: downloading $kpkg"
   (cd "$W" && rm -f linux-image-*.deb && apt-get download "$kpkg" >/dev/null 2>&1)
   rm -rf "$W/kernel" && dpkg-deb -x "$W"/linux-image-*.deb "$W/kernel" && rm -f "$W"/linux-image-*.deb

@@ -3,7 +3,9 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 typedef int st;  // status
 #define INVALID 7
@@ -40,6 +42,43 @@ static st gemmSB(int ta, int tb, int m, int n, int k, const T* alpha, const T* A
 }
 extern "C" st cublasSgemmStridedBatched(void*, int ta, int tb, int m, int n, int k, const float* al, const float* A, int lda, long long sA, const float* B, int ldb, long long sB, const float* be, float* C, int ldc, long long sC, int batch) { return gemmSB(ta, tb, m, n, k, al, A, lda, sA, B, ldb, sB, be, C, ldc, sC, batch); }
 extern "C" st cublasDgemmStridedBatched(void*, int ta, int tb, int m, int n, int k, const double* al, const double* A, int lda, long long sA, const double* B, int ldb, long long sB, const double* be, double* C, int ldc, long long sC, int batch) { return gemmSB(ta, tb, m, n, k, al, A, lda, sA, B, ldb, sB, be, C, ldc, sC, batch); }
+
+// cublasGemmStridedBatchedEx, float32 data only (type 0 = CUDA_R_32F). The
+// compute type says how the inputs are rounded before float32 products and
+// sums: 68 (32F) not at all, 77 (32F_FAST_TF32) to TF32's 10 mantissa bits,
+// 75 (32F_FAST_16BF) to bfloat16's 7, both to nearest even. What the tensor
+// cores do in their sums may differ in the last bits; the rounding of the
+// inputs, which is what a reduced-precision iteration has to absorb, is
+// the same size.
+static float roundMantissa(float x, int bits) {
+  if (bits >= 23 || !std::isfinite(x)) return x;
+  uint32_t u; std::memcpy(&u, &x, 4);
+  const int drop = 23 - bits;
+  u = (u + ((1u << (drop - 1)) - 1) + ((u >> drop) & 1)) >> drop << drop;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+extern "C" st cublasGemmStridedBatchedEx(void*, int ta, int tb, int m, int n, int k, const void* al, const void* A, int at, int lda, long long sA,
+                                         const void* B, int bt, int ldb, long long sB, const void* be, void* C, int ct, int ldc, long long sC,
+                                         int batch, int compute, int algo) {
+  REQUIRE(at == 0 && bt == 0 && ct == 0 && algo == -1);
+  REQUIRE(compute == 68 || compute == 75 || compute == 77);
+  REQUIRE(m > 0 && n > 0 && k > 0 && batch > 0);
+  const int bits = compute == 77 ? 10 : compute == 75 ? 7 : 23;
+  // Rounded copies of each operand's columns (what gemmSB reads), then the float32 GEMM.
+  auto rounded = [&](const float* X, int rows, int cols, int ld, long long stride) {
+    const long long per = (long long)ld * (cols - 1) + rows;
+    std::vector<float> out((size_t)(stride * (batch - 1) + per));
+    for (int b = 0; b < batch; ++b)
+      for (int j = 0; j < cols; ++j)
+        for (int i = 0; i < rows; ++i) { size_t at = b * stride + (long long)j * ld + i; out[at] = roundMantissa(X[at], bits); }
+    return out;
+  };
+  const std::vector<float> a = rounded(static_cast<const float*>(A), ta ? k : m, ta ? m : k, lda, sA);
+  const std::vector<float> b = rounded(static_cast<const float*>(B), tb ? n : k, tb ? k : n, ldb, sB);
+  return gemmSB(ta, tb, m, n, k, static_cast<const float*>(al), a.data(), lda, sA, b.data(), ldb, sB, static_cast<const float*>(be),
+                static_cast<float*>(C), ldc, sC, batch);
+}
 
 // side 0 = LEFT: op(A) X = alpha B; 1 = RIGHT: X op(A) = alpha B. uplo 0 = lower.
 template <typename T>
