@@ -8,7 +8,9 @@
 #    addon compiled elsewhere with nvcc; TS compiled when dist/ is missing);
 # 3. the whole mocha suite with the GPU as the device under test (fused
 #    kernels on);
-# 4. timings of every preset against the same algorithm in PyTorch;
+# 4. timings of every preset against the same algorithm in PyTorch (and the
+#    default preset with precision tf32 and bf16 against PyTorch with TF32
+#    allowed and a bfloat16 Newton-Schulz);
 # 5. the numerical specs again with the fused kernels off
 #    (ORTHO_FUSED=0: plain cuBLAS/cuSOLVER);
 # 6. each module alone, forward and backward, then the primitives and
@@ -95,7 +97,7 @@ if [ -f examples/tsconfig.json ] && [ ! -d examples/build ]; then npx tsc -p exa
 node -e "for (const b of require('./').backends()) console.log(JSON.stringify(b))" 2>&1 | tee -a "$SUMMARY"
 
 # --- 3. tests ------------------------------------------------------------------
-NUMERIC_SPECS="test/10.tensor.test.mjs test/20.forward.test.mjs test/30.backward.test.mjs test/40.cuda.test.mjs test/50.errors.test.mjs"
+NUMERIC_SPECS="test/10.tensor.test.mjs test/20.forward.test.mjs test/30.backward.test.mjs test/40.cuda.test.mjs test/47.precision.test.mjs test/50.errors.test.mjs"
 run_tests() {  # name, seconds, "mocha args", extra env...
   local name=$1 secs=$2 margs=$3; shift 3
   env "$@" ORTHO_TEST_DEVICE=cuda timeout "$secs" node node_modules/mocha/bin/mocha.js $margs > "$OUT/test-$name.log" 2>&1
