@@ -95,7 +95,7 @@ export interface BuildOptions {
   seed?: number | bigint;
   /**
    * The orthogonalizer's matrix-product arithmetic (see `Precision`), for
-   * orthogonalizers that iterate products (Björck). `'tf32'` or `'bf16'`
+   * orthogonalizers that iterate products (Björck, polar). `'tf32'` or `'bf16'`
    * with any other orthogonalizer is an `ERR_ORTHO_INVALID_ARG` error. The
    * spectral normalizer's products are matrix-vector and stay float32.
    * Defaults to the orthogonalizer's own (`'fp32'`).
@@ -161,7 +161,7 @@ export class OrthoParams<S extends ReparamModule = ReparamModule, O extends Repa
         throw makeError(
           RangeError,
           ErrorCodes.INVALID_ARG,
-          `precision '${precision}' needs an orthogonalizer that iterates matrix products (BatchedBjorckOrthogonalization); this one is ${cls.name}`,
+          `precision '${precision}' needs an orthogonalizer that iterates matrix products (BatchedBjorckOrthogonalization, BatchedPolarOrthogonalization); this one is ${cls.name}`,
         );
     }
     const sn = instantiate(this.spectralNormalizer, ws, overrides, 'spectralNormalizer') as S;

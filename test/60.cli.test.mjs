@@ -193,18 +193,20 @@ describe('orthogonium (command line)', function () {
       expect(listDir()).to.deep.equal(['r.safetensors']);
     });
 
-    it('--precision: passed to the Björck presets (on the CPU: the float32 bytes), refused by the others (exit 2)', function () {
+    it('--precision: passed to polar and the Björck presets (on the CPU: the float32 bytes), refused by the others (exit 2)', function () {
       const input = write('p.safetensors', safetensors([{ name: 'w', dtype: 'F32', shape: [96, 80], bytes: f32Bytes(nearIdentity(96, 80, 43)) }]));
-      const full = cli(['orthogonalize', input, '-o', tmp.file('f.safetensors'), '--params', 'default', '--device', 'cpu']);
-      expect(full.status, full.stderr).to.equal(0);
-      const tf32 = cli(['orthogonalize', input, '-o', tmp.file('t.safetensors'), '--params', 'default', '--device', 'cpu', '--precision', 'tf32', '--json']);
-      expect(tf32.status, tf32.stderr).to.equal(0);
-      expect(JSON.parse(tf32.stdout).precision).to.equal('tf32');
-      expect(sha256(tmp.file('t.safetensors'))).to.equal(sha256(tmp.file('f.safetensors')));
-      const polar = cli(['orthogonalize', input, '-o', tmp.file('x.safetensors'), '--precision', 'bf16']);
-      expect(polar.status).to.equal(2);
-      expect(polar.stderr).to.match(/--precision bf16 needs a preset whose orthogonalizer is Björck.*--params polar/);
-      const bad = cli(['orthogonalize', input, '-o', tmp.file('y.safetensors'), '--params', 'default', '--precision', 'fp16']);
+      for (const preset of ['default', 'polar']) {
+        const full = cli(['orthogonalize', input, '-o', tmp.file(`f-${preset}.safetensors`), '--params', preset, '--device', 'cpu']);
+        expect(full.status, full.stderr).to.equal(0);
+        const tf32 = cli(['orthogonalize', input, '-o', tmp.file(`t-${preset}.safetensors`), '--params', preset, '--device', 'cpu', '--precision', 'tf32', '--json']);
+        expect(tf32.status, tf32.stderr).to.equal(0);
+        expect(JSON.parse(tf32.stdout).precision).to.equal('tf32');
+        expect(sha256(tmp.file(`t-${preset}.safetensors`))).to.equal(sha256(tmp.file(`f-${preset}.safetensors`)));
+      }
+      const qr = cli(['orthogonalize', input, '-o', tmp.file('x.safetensors'), '--params', 'qr', '--precision', 'bf16']);
+      expect(qr.status).to.equal(2);
+      expect(qr.stderr).to.match(/--precision bf16 needs a preset that iterates matrix products.*--params qr/);
+      const bad = cli(['orthogonalize', input, '-o', tmp.file('y.safetensors'), '--precision', 'fp16']);
       expect(bad.status).to.equal(2);
       expect(bad.stderr).to.match(/--precision must be one of fp32, tf32, bf16; got 'fp16'/);
       expect(fs.existsSync(tmp.file('x.safetensors')) || fs.existsSync(tmp.file('y.safetensors'))).to.equal(false);

@@ -4,9 +4,10 @@
 // (torch_ref.py), and prints
 // ms and the ratio ours / PyTorch with the issue's targets:
 //   <= 1.0x on (1, 4096, 4096) and (64, 256, 256), <= 0.5x on (4096, 32, 32).
-// The default preset's forward also runs with precision 'tf32' and 'bf16',
-// against PyTorch with TF32 allowed and a bfloat16 Newton-Schulz
-// (torch_ref.py); "vs fp32" is that time over our float32 one, with the
+// The default and polar presets' forwards also run with precision 'tf32'
+// and 'bf16', against PyTorch with TF32 allowed and a bfloat16
+// Newton-Schulz (torch_ref.py; for polar too, as the bfloat16 way a PyTorch
+// user orthogonalizes); "vs fp32" is that time over our float32 one, with the
 // target <= 0.35x for TF32 on the two large sizes.
 // Usage: node bench/gpu/compare.mjs [--out results.json] [--quick] [--sizes 2x8x8:0.5,...]
 import { spawnSync } from 'node:child_process';
@@ -44,8 +45,10 @@ for (const { shape, target } of SIZES) {
   // Grams are written out; PyTorch builds its autograd graph).
   cases.push({ preset: 'cholesky', shape, kind: 'backward', target: null });
   const large = shape[1] * shape[2] >= 256 * 256;
-  cases.push({ preset: 'default', shape, kind: 'forward', precision: 'tf32', target: large ? 1.0 : null, fp32Target: large ? 0.35 : null });
-  cases.push({ preset: 'default', shape, kind: 'forward', precision: 'bf16', target: null, fp32Target: null });
+  for (const preset of ['default', 'polar']) {
+    cases.push({ preset, shape, kind: 'forward', precision: 'tf32', target: large ? 1.0 : null, fp32Target: large ? 0.35 : null });
+    cases.push({ preset, shape, kind: 'forward', precision: 'bf16', target: null, fp32Target: null });
+  }
   cases.push({ preset: 'default', shape, kind: 'forward-grad', target: null });
 }
 cases.forEach((c, i) => {

@@ -17,7 +17,9 @@ truncated exponential series. TF32 is off, as in ours, except in cases with
 "precision": "tf32" (torch.backends.cuda.matmul.allow_tf32, PyTorch's switch
 for tensor-core float32 products) and "bf16" (the Björck iterations in
 bfloat16 throughout, the Newton-Schulz of the Muon optimizer: input cast to
-bfloat16, every product and update in bfloat16, the result cast back).
+bfloat16, every product and update in bfloat16, the result cast back; for the
+polar preset after scaling by the Frobenius norm, as it has no power
+iteration).
 """
 import json
 import os
@@ -202,9 +204,11 @@ def run(case):
     pi_opts, orth = PRESETS[preset]
     precision = case.get("precision", "fp32")
     if precision == "bf16":
-        if preset != "default":
-            raise ValueError("bf16 cases exist for the default preset only")
+        if preset not in ("default", "polar"):
+            raise ValueError("bf16 cases exist for the default and polar presets only")
         orth = lambda w: bjorck_bf16(w, 0.5, 12)  # noqa: E731
+        if pi_opts is None:  # polar: no power iteration; scale as ours does, by the Frobenius norm
+            orth = lambda w: bjorck_bf16(w / torch.linalg.matrix_norm(w, keepdim=True), 0.5, 12)  # noqa: E731
     torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
     pi = PowerIteration(shape, pi_opts["niter"], pi_opts["eps"], dtype) if pi_opts else (lambda w: w)
     if kind == "forward":

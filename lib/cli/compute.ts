@@ -56,7 +56,7 @@ export interface Recipe {
   readonly rowsOrthonormal: boolean;
   /** The orthogonalizer's matrix-product arithmetic (--precision). */
   readonly precision: Precision;
-  /** Whether the preset's orthogonalizer takes a precision other than fp32 (Björck). */
+  /** Whether the preset's orthogonalizer takes a precision other than fp32 (Björck, polar). */
   readonly takesPrecision: boolean;
 }
 

@@ -83,10 +83,12 @@ Options:
                          reproduces it exactly. No effect on cholesky or polar
       --seed N           seed of the power iteration's start (default: 0; the
                          output is reproducible)
-      --precision P      fp32|tf32|bf16: arithmetic of the Björck presets'
-                         matrix products on a GPU (default: fp32). tf32 and
-                         bf16 use the tensor cores for all but the last two
-                         iterations; on the CPU they compute what fp32 does
+      --precision P      fp32|tf32|bf16: arithmetic of the matrix products of
+                         polar and the Björck presets on a GPU (default:
+                         fp32). tf32 and bf16 use the tensor cores for all
+                         but the last iterations, which are float32 (polar
+                         still stops at --tol); on the CPU they compute what
+                         fp32 does; other presets refuse them
   -n, --dry-run          list what would be done with each tensor; write nothing
       --json             print a JSON summary (with --dry-run: the plan)
   -q, --quiet            print nothing on success

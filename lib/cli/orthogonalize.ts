@@ -71,7 +71,7 @@ export async function orthogonalizeCommand(argv: readonly string[], io: Io): Pro
   const recipe = recipeFor(preset, powerIters, tol, precision);
   if (precision !== 'fp32' && !recipe.takesPrecision)
     throw new UsageError(
-      `--precision ${precision} needs a preset whose orthogonalizer is Björck (default, test, bjorck-pass-through); --params ${preset} has none`,
+      `--precision ${precision} needs a preset that iterates matrix products (polar, default, test, bjorck-pass-through); --params ${preset} does not`,
       cmd,
     );
   if (v['power-iters'] !== undefined && recipe.powerIters === null && !v.quiet)

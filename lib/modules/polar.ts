@@ -1,6 +1,6 @@
 import { ErrorCodes, makeError } from '../errors';
 import { binding } from '../native';
-import { checkInt, checkNumber } from '../validate';
+import { type Precision, checkInt, checkNumber, checkPrecision } from '../validate';
 import { ModuleOptions, ReparamModule, WeightShape, checkWeightShape, createNative, readBaseOptions } from './base';
 
 export interface PolarOptions extends ModuleOptions {
@@ -28,6 +28,18 @@ export interface PolarOptions extends ModuleOptions {
    * `lastDiagnostics.stalled` (`lastConverged` false). Defaults to `'error'`.
    */
   onStall?: 'error' | 'flag';
+  /**
+   * The arithmetic of the schedule's float32 products on the GPU, all but
+   * its last step (see `Precision`): `'tf32'` or `'bf16'` use the tensor
+   * cores. The scaling, the last schedule step, the residual checks, the
+   * Newton–Schulz tail and the backward are float32, so the result still
+   * meets `tol` (orthonormal to float32 precision); but it is the polar
+   * factor of the input perturbed by the rounding, about 1e-3 (TF32) or
+   * 1e-2 (bfloat16) relative from the float32 result for well-conditioned
+   * input, more for ill-conditioned (README, "Reduced precision").
+   * Defaults to `'fp32'`.
+   */
+  precision?: Precision;
 }
 
 /** What the latest forward of a polar module found. */
@@ -71,13 +83,17 @@ export class BatchedPolarOrthogonalization extends ReparamModule {
   readonly lowerBound: number;
   /** What a forward does with a stalled matrix: throw, or return it flagged. */
   readonly onStall: 'error' | 'flag';
+  /** The schedule's product arithmetic (see `PolarOptions.precision`). */
+  readonly precision: Precision;
+  /** @internal `OrthoParams.build` hands its `precision` to orthogonalizers that take one. */
+  static readonly takesPrecision = true;
 
   constructor(weightShape: WeightShape, options?: PolarOptions) {
     const ws = checkWeightShape(weightShape);
     const { opts, native, requiresGrad, defaults } = readBaseOptions(
       'polar',
       options,
-      ['tol', 'maxIters', 'lowerBound', 'onStall'],
+      ['tol', 'maxIters', 'lowerBound', 'onStall', 'precision'],
       'BatchedPolarOrthogonalization options',
     );
     let tol: number | undefined;
@@ -92,12 +108,14 @@ export class BatchedPolarOrthogonalization extends ReparamModule {
     const onStall = opts.onStall === undefined ? defaults.string('onStall') : opts.onStall;
     if (onStall !== 'error' && onStall !== 'flag')
       throw makeError(TypeError, ErrorCodes.INVALID_ARG, `onStall must be 'error' or 'flag', got ${String(onStall)}`);
-    Object.assign(native, { tol, maxIters, lowerBound, onStall });
+    const precision = opts.precision === undefined ? (defaults.string('precision') as Precision) : checkPrecision(opts.precision);
+    Object.assign(native, { tol, maxIters, lowerBound, onStall, precision });
     super(createNative('polar', ws, native), ws, requiresGrad);
     this.tol = tol;
     this.maxIters = maxIters;
     this.lowerBound = lowerBound;
     this.onStall = onStall;
+    this.precision = precision;
   }
 
   /** What the latest forward found, or `null` before the first. */

@@ -27,6 +27,17 @@
 //   checks and stop as the batched sequence, with the batch read and
 //   written once.
 //
+// precision 'tf32' / 'bf16' (float32 where the backend has reduced-precision
+// products, i.e. on a GPU; elsewhere, and for float64, nothing changes): the
+// schedule's steps but the last run their products in that precision. The
+// scaling (whose margin must hold: an underestimate of sigma_max would
+// break the schedule), the last schedule step, the residual checks and the
+// tail are float32, so the result meets tol as in float32 (a tail step is
+// added where the rounding left more than the schedule does). The rounding
+// also perturbs the singular vectors, which no later step restores: the
+// result is the polar factor of a perturbed input (README, "Reduced
+// precision", has the measured distances).
+//
 // Stalls: by default (onStall 'error') the forward throws
 // ERR_ORTHO_RANK_DEFICIENT naming the matrices, their residuals and tol;
 // with onStall 'flag' it returns the result and the diagnostics list the
@@ -198,7 +209,7 @@ class Polar final : public OpModule {
         tol_(o.has("tol") ? o.number("tol") : std::numeric_limits<double>::quiet_NaN()),
         maxIters_(o.integer("maxIters")),
         lowerBound_(o.number("lowerBound")),
-        flagStalls_(o.text("onStall") == "flag") {
+        flagStalls_(o.text("onStall") == "flag"), precision_(parsePrecision(o.text("precision"))) {
     if (!(std::isnan(tol_) || (tol_ > 0 && std::isfinite(tol_))))
       fail(code::kInvalidArg, ErrorKind::RangeError, "tol must be a positive finite number, got ", tol_);
     if (maxIters_ < 1) fail(code::kInvalidArg, ErrorKind::RangeError, "maxIters must be an integer >= 1, got ", maxIters_);
@@ -506,19 +517,22 @@ class Polar final : public OpModule {
     e.p.groupScale(gK, dv + 2 * B, A2->template data<T>(), nullptr, nullptr, A2->template data<T>());
 
     // 2. The schedule (then the tail), one step: X <- X (a I + b A + c A2)
-    // with A = X^T X, A2 = A A (the first step reuses the scaled A2).
+    // with A = X^T X, A2 = A A (the first step reuses the scaled A2). The
+    // step's products run in `pre`; the A it leaves for the next step in
+    // `next`, that step's precision.
     bool haveA2 = true;
-    auto step = [&](const Quintic& q) {
+    auto step = [&](const Quintic& q, Precision pre, Precision next) {
       if (!haveA2)
-        e.p.gemm(B, T(1), A->template mat<T>(), Op::N, A->template mat<T>(), Op::N, T(0), A2->template mat<T>());
+        e.gemmIn(pre, B, T(1), A->template mat<T>(), Op::N, A->template mat<T>(), Op::N, T(0), A2->template mat<T>());
       haveA2 = false;
       e.p.axpby(B, T(q[1]), A->template mat<T>(), T(q[2]), A2->template mat<T>());
       e.p.addDiagonal(B, A2->template mat<T>(), T(q[0]));
-      e.p.gemm(B, T(1), X->template mat<T>(), Op::N, A2->template mat<T>(), Op::N, T(0), Y->template mat<T>());
+      e.gemmIn(pre, B, T(1), X->template mat<T>(), Op::N, A2->template mat<T>(), Op::N, T(0), Y->template mat<T>());
       std::swap(X, Y);
-      e.p.syrk(B, T(1), X->template mat<T>(), Op::T, T(0), A->template mat<T>());
+      e.syrkIn(next, B, T(1), X->template mat<T>(), Op::T, T(0), A->template mat<T>());
     };
-    for (int s = 0; s < scheduleSteps; ++s) step(schedule_[s]);
+    const auto precisionOf = [&](int s) { return s < scheduleSteps - 1 ? precision_ : Precision::Fp32; };
+    for (int s = 0; s < scheduleSteps; ++s) step(schedule_[s], precisionOf(s), precisionOf(s + 1));
 
     // 3. Residual checks and the Newton-Schulz tail.
     for (int iters = scheduleSteps;; ++iters) {
@@ -532,7 +546,7 @@ class Polar final : public OpModule {
         allDone = allDone && tr[b].done(tol);
       }
       if (allDone || iters >= maxIters_) break;
-      step(kNewtonSchulz);
+      step(kNewtonSchulz, Precision::Fp32, Precision::Fp32);
     }
     return X;
   }
@@ -545,6 +559,7 @@ class Polar final : public OpModule {
   int maxIters_;
   double lowerBound_;
   bool flagStalls_;
+  Precision precision_;
   std::vector<Quintic> schedule_;
   double scheduleBound_ = 0;
   PolarDiagnostics diag_;
@@ -562,7 +577,7 @@ PolarDiagnostics getPolarDiagnostics(Module& m) {
 const RegisterModule kRegistered{
     {"polar", true,
      {Option::optional("tol", OptionType::OptionalNumber), Option::integer("maxIters", 50),
-      Option::real("lowerBound", 1e-5), Option::choice("onStall", "error")},
+      Option::real("lowerBound", 1e-5), Option::choice("onStall", "error"), Option::choice("precision", "fp32")},
      [](const Shape& s, const Options& o) -> ModulePtr { return std::make_shared<Polar>(s, o); }}};
 
 }  // namespace ortho::ops
