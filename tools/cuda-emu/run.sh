@@ -8,8 +8,9 @@
 # It checks the plumbing (indexing, layouts, pointer arrays, workspaces,
 # loader, error paths), not the real libraries, timing or streams.
 #   bash tools/cuda-emu/run.sh [mocha args...]    (ORTHO_FUSED=0 works too)
-# Needs g++, python3, Eigen, the CUDA toolkit's library_types.h, npm install
-# and npx tsc -p . done. Builds into $ORTHO_EMU_DIR (default /tmp/orthogonium-cuda-emu; about
+# Needs g++, python3, Eigen, the CUDA toolkit's library_types.h, git, npm
+# install and npx tsc -p . done (test/70 needs examples/build, copied when
+# it exists). Builds into $ORTHO_EMU_DIR (default /tmp/orthogonium-cuda-emu; about
 # 5 minutes on 2 cores).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -50,11 +51,13 @@ if [ ! -f "$B/stamp" ] || [ -n "$(find "$ROOT/native" "$HERE" -newer "$B/stamp" 
   touch "$B/stamp"
 fi
 
-# A package folder that loads the emulated addon.
-cp "$ROOT/package.json" "$ROOT/index.mjs" "$B/pkg/"
-rm -rf "$B/pkg/dist" && cp -r "$ROOT/dist" "$B/pkg/dist"
+# A package folder that loads the emulated addon: the tracked files but the
+# native sources (the whole suite reads bin/, scripts/, examples/, bench/,
+# lib/ and docs), the compiled TypeScript and example, node_modules linked.
+find "$B/pkg" -mindepth 1 -maxdepth 1 ! -name build ! -name node_modules -exec rm -rf {} +
+(cd "$ROOT" && git ls-files -z | grep -zv '^native/' | xargs -0 cp --parents -t "$B/pkg/")
+cp -r "$ROOT/dist" "$B/pkg/dist"
+[ -d "$ROOT/examples/build" ] && cp -r "$ROOT/examples/build" "$B/pkg/examples/build"
 ln -sfn "$ROOT/node_modules" "$B/pkg/node_modules"
-cp -r "$ROOT"/test/. "$B/pkg/test/"
-rm -rf "$B/pkg/bench" && mkdir -p "$B/pkg/bench" && cp -r "$ROOT/bench/gpu" "$B/pkg/bench/"  # test/46 runs torch_ref.py
 cd "$B/pkg"
 ORTHO_CUDA_LIB_DIR="$B/libs" ORTHO_TEST_DEVICE=${ORTHO_TEST_DEVICE:-cuda} npx mocha --no-config --timeout 600000 "${@:-test/40.cuda.test.mjs}"
