@@ -51,9 +51,9 @@ enum class cublasDiagType_t : int { NON_UNIT = 0, UNIT = 1 };
 enum class cublasPointerMode_t : int { HOST = 0, DEVICE = 1 };
 /// PEDANTIC: no TF32 or other reduced-precision shortcuts for float32.
 enum class cublasMath_t : int { DEFAULT = 0, PEDANTIC = 2, TF32_TENSOR_OP = 3 };
-/// cublasComputeType_t: float32 accumulation, with float32 inputs used as
-/// they are, or rounded to bfloat16 or TF32 for the tensor cores.
-enum class cublasComputeType_t : int { COMPUTE_32F = 68, COMPUTE_32F_FAST_16BF = 75, COMPUTE_32F_FAST_TF32 = 77 };
+/// cublasComputeType_t: float32 accumulation, the operands used as they
+/// are (float32, or bfloat16 ones), or float32 operands rounded to TF32.
+enum class cublasComputeType_t : int { COMPUTE_32F = 68, COMPUTE_32F_FAST_TF32 = 77 };
 enum class cublasGemmAlgo_t : int { DEFAULT = -1 };
 
 /// cusolverStatus_t (cusolver_common.h).

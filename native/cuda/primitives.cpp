@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -38,6 +39,7 @@
 #include "qr_ut_matrix.cuh"
 #include "scalar_map.cuh"
 #include "sort_descending.cuh"
+#include "to_bf16.cuh"
 #include "triangle.cuh"
 
 namespace ortho::cuda {
@@ -155,29 +157,60 @@ void CudaPrimitives<T>::syrk(int64_t batch, T alpha, Mat<const T> A, Op opA, T b
   launchTriangle(batch, C, TriOp::LowerToFull, ctx_.stream);
 }
 
-// Reduced precision: cublasGemmStridedBatchedEx with float32 data and a
-// compute type that lets the tensor cores round the inputs to TF32 or
-// bfloat16 and accumulate in float32. No conversion pass and no bfloat16
-// copy of the operands: the library rounds as it loads its tiles. float32
-// only (the tensor cores' float64 path is full precision).
+// Reduced precision, through cublasGemmStridedBatchedEx with float32
+// accumulation on the tensor cores:
+// - Tf32: float32 operands and the compute type FAST_TF32 (the library
+//   rounds the operands to TF32 as it loads its tiles);
+// - Bf16: the operands rounded to bfloat16 first (to_bf16.cu, dense copies
+//   at half the bytes, one per distinct operand) and the compute type 32F.
+//   Not the compute type FAST_16BF on float32 operands: that one allows the
+//   library to pick TF32 instead, and 'bf16' is to mean bfloat16.
+// float32 only (the tensor cores' float64 path is full precision).
 template <typename T>
 bool CudaPrimitives<T>::gemmReduced(Precision p, int64_t batch, T alpha, Mat<const T> A, Op opA, Mat<const T> B,
                                     Op opB, T beta, Mat<T> C) {
-  if (!std::is_same<T, float>::value || p == Precision::Fp32) return false;
-  ctx_.activate();
-  PrimTimer timer(ctx_, p == Precision::Tf32 ? "gemm tf32" : "gemm bf16");
-  const auto compute = p == Precision::Tf32 ? cudalib::cublasComputeType_t::COMPUTE_32F_FAST_TF32
-                                            : cudalib::cublasComputeType_t::COMPUTE_32F_FAST_16BF;
-  const int64_t M = C.rows, N = C.cols, K = opA == Op::N ? A.cols : A.rows;
-  forChunks(batch, [&](int64_t b0, int count) {
-    ::ortho::cuda::checkBlas(
-        ctx_.api->cublasGemmStridedBatchedEx(
-            ctx_.blas, toBlas(opB), toBlas(opA), toInt(N), toInt(M), toInt(K), &alpha, B.data + b0 * B.stride,
-            CUDA_R_32F, toInt(B.ld), B.stride, A.data + b0 * A.stride, CUDA_R_32F, toInt(A.ld), A.stride, &beta,
-            C.data + b0 * C.stride, CUDA_R_32F, toInt(C.ld), C.stride, count, compute, cudalib::cublasGemmAlgo_t::DEFAULT),
-        "cublasGemmStridedBatchedEx(...)", __FILE__, __LINE__);
-  });
-  return true;
+  if constexpr (!std::is_same<T, float>::value) {
+    return false;
+  } else {
+    if (p == Precision::Fp32) return false;
+    ctx_.activate();
+    PrimTimer timer(ctx_, p == Precision::Tf32 ? "gemm tf32" : "gemm bf16");
+    const int64_t M = C.rows, N = C.cols, K = opA == Op::N ? A.cols : A.rows;
+    // What cuBLAS reads for an operand: its data, type, ld and batch stride.
+    struct Operand {
+      const void* data;
+      cudaDataType type;
+      int64_t ld, stride, elementBytes;
+    };
+    Operand a{A.data, CUDA_R_32F, A.ld, A.stride, 4}, b{B.data, CUDA_R_32F, B.ld, B.stride, 4};
+    auto compute = cudalib::cublasComputeType_t::COMPUTE_32F_FAST_TF32;
+    std::unique_ptr<PoolBuffer> bufA, bufB;
+    if (p == Precision::Bf16) {
+      compute = cudalib::cublasComputeType_t::COMPUTE_32F;
+      auto toBf16 = [&](Mat<const float> X, std::unique_ptr<PoolBuffer>& buf) -> Operand {
+        const int64_t count = X.stride == 0 ? 1 : batch;
+        buf = std::make_unique<PoolBuffer>(*ctx_.alloc, static_cast<std::size_t>(count * X.rows * X.cols) * 2);
+        launchToBf16(count, X, buf->as<uint16_t>(), ctx_.stream);
+        return Operand{buf->as<uint16_t>(), CUDA_R_16BF, X.cols, X.stride == 0 ? 0 : X.rows * X.cols, 2};
+      };
+      a = toBf16(A, bufA);
+      const bool same = B.data == A.data && B.rows == A.rows && B.cols == A.cols && B.ld == A.ld &&
+                        B.stride == A.stride;  // A A^T or A^T A: one copy
+      b = same ? a : toBf16(B, bufB);
+    }
+    const auto at = [](const Operand& o, int64_t b0) {
+      return static_cast<const char*>(o.data) + b0 * o.stride * o.elementBytes;
+    };
+    forChunks(batch, [&](int64_t b0, int count) {
+      ::ortho::cuda::checkBlas(
+          ctx_.api->cublasGemmStridedBatchedEx(
+              ctx_.blas, toBlas(opB), toBlas(opA), toInt(N), toInt(M), toInt(K), &alpha, at(b, b0), b.type, toInt(b.ld),
+              b.stride, at(a, b0), a.type, toInt(a.ld), a.stride, &beta, C.data + b0 * C.stride, CUDA_R_32F,
+              toInt(C.ld), C.stride, count, compute, cudalib::cublasGemmAlgo_t::DEFAULT),
+          "cublasGemmStridedBatchedEx(...)", __FILE__, __LINE__);
+    });
+    return true;
+  }
 }
 
 template <typename T>

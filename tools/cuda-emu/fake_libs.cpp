@@ -43,13 +43,13 @@ static st gemmSB(int ta, int tb, int m, int n, int k, const T* alpha, const T* A
 extern "C" st cublasSgemmStridedBatched(void*, int ta, int tb, int m, int n, int k, const float* al, const float* A, int lda, long long sA, const float* B, int ldb, long long sB, const float* be, float* C, int ldc, long long sC, int batch) { return gemmSB(ta, tb, m, n, k, al, A, lda, sA, B, ldb, sB, be, C, ldc, sC, batch); }
 extern "C" st cublasDgemmStridedBatched(void*, int ta, int tb, int m, int n, int k, const double* al, const double* A, int lda, long long sA, const double* B, int ldb, long long sB, const double* be, double* C, int ldc, long long sC, int batch) { return gemmSB(ta, tb, m, n, k, al, A, lda, sA, B, ldb, sB, be, C, ldc, sC, batch); }
 
-// cublasGemmStridedBatchedEx, float32 data only (type 0 = CUDA_R_32F). The
-// compute type says how the inputs are rounded before float32 products and
-// sums: 68 (32F) not at all, 77 (32F_FAST_TF32) to TF32's 10 mantissa bits,
-// 75 (32F_FAST_16BF) to bfloat16's 7, both to nearest even. What the tensor
-// cores do in their sums may differ in the last bits; the rounding of the
-// inputs, which is what a reduced-precision iteration has to absorb, is
-// the same size.
+// cublasGemmStridedBatchedEx with float32 C and float32 sums. Operands are
+// float32 (type 0 = CUDA_R_32F) or bfloat16 (14 = CUDA_R_16BF, raw bits:
+// widened exactly), the same type for both. Compute type 68 (32F) uses them
+// as they are; 77 (32F_FAST_TF32, float32 operands) rounds them to TF32's
+// 10 mantissa bits, to nearest even. What the tensor cores do in their sums
+// may differ in the last bits; the rounding of the operands, which is what
+// a reduced-precision iteration has to absorb, is the same size.
 static float roundMantissa(float x, int bits) {
   if (bits >= 23 || !std::isfinite(x)) return x;
   uint32_t u; std::memcpy(&u, &x, 4);
@@ -61,21 +61,25 @@ static float roundMantissa(float x, int bits) {
 extern "C" st cublasGemmStridedBatchedEx(void*, int ta, int tb, int m, int n, int k, const void* al, const void* A, int at, int lda, long long sA,
                                          const void* B, int bt, int ldb, long long sB, const void* be, void* C, int ct, int ldc, long long sC,
                                          int batch, int compute, int algo) {
-  REQUIRE(at == 0 && bt == 0 && ct == 0 && algo == -1);
-  REQUIRE(compute == 68 || compute == 75 || compute == 77);
+  REQUIRE(at == bt && (at == 0 || at == 14) && ct == 0 && algo == -1);
+  REQUIRE(compute == 68 || (compute == 77 && at == 0));
   REQUIRE(m > 0 && n > 0 && k > 0 && batch > 0);
-  const int bits = compute == 77 ? 10 : compute == 75 ? 7 : 23;
-  // Rounded copies of each operand's columns (what gemmSB reads), then the float32 GEMM.
-  auto rounded = [&](const float* X, int rows, int cols, int ld, long long stride) {
+  const int bits = compute == 77 ? 10 : 23;
+  // Float copies of each operand's columns (what gemmSB reads), rounded or widened.
+  auto widened = [&](const void* X, int rows, int cols, int ld, long long stride) {
     const long long per = (long long)ld * (cols - 1) + rows;
     std::vector<float> out((size_t)(stride * (batch - 1) + per));
     for (int b = 0; b < batch; ++b)
       for (int j = 0; j < cols; ++j)
-        for (int i = 0; i < rows; ++i) { size_t at = b * stride + (long long)j * ld + i; out[at] = roundMantissa(X[at], bits); }
+        for (int i = 0; i < rows; ++i) {
+          const size_t idx = b * stride + (long long)j * ld + i;
+          if (at == 14) { const uint32_t u = uint32_t(static_cast<const uint16_t*>(X)[idx]) << 16; std::memcpy(&out[idx], &u, 4); }
+          else out[idx] = roundMantissa(static_cast<const float*>(X)[idx], bits);
+        }
     return out;
   };
-  const std::vector<float> a = rounded(static_cast<const float*>(A), ta ? k : m, ta ? m : k, lda, sA);
-  const std::vector<float> b = rounded(static_cast<const float*>(B), tb ? n : k, tb ? k : n, ldb, sB);
+  const std::vector<float> a = widened(A, ta ? k : m, ta ? m : k, lda, sA);
+  const std::vector<float> b = widened(B, tb ? n : k, tb ? k : n, ldb, sB);
   return gemmSB(ta, tb, m, n, k, static_cast<const float*>(al), a.data(), lda, sA, b.data(), ldb, sB, static_cast<const float*>(be),
                 static_cast<float*>(C), ldc, sC, batch);
 }

@@ -4,6 +4,7 @@
 #include <functional>
 #include <cmath>
 #include <algorithm>
+#include <cstring>
 namespace emu {
 struct Fiber;
 struct ThreadCtx { dim3 threadIdx, blockIdx, blockDim, gridDim; int linear; };
@@ -44,4 +45,5 @@ template <typename T> T shuffle(T v, int src) {
 template <typename T> T __shfl_down_sync(unsigned, T v, int o) { return emu::shuffle(v, (emu::cur->linear & 31) + o); }
 template <typename T> T __shfl_sync(unsigned, T v, int src) { return emu::shuffle(v, src & 31); }
 inline void __syncwarp(unsigned = 0xffffffffu) { emu::syncwarp(); }
+inline unsigned __float_as_uint(float x) { unsigned u; std::memcpy(&u, &x, sizeof u); return u; }
 inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) { auto o = *p; *p += v; return o; }
