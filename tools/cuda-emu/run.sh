@@ -55,7 +55,7 @@ fi
 # native sources (the whole suite reads bin/, scripts/, examples/, bench/,
 # lib/ and docs), the compiled TypeScript and example, node_modules linked.
 find "$B/pkg" -mindepth 1 -maxdepth 1 ! -name build ! -name node_modules -exec rm -rf {} +
-(cd "$ROOT" && git ls-files -z | grep -zv '^native/' | xargs -0 cp --parents -t "$B/pkg/")
+(cd "$ROOT" && git ls-files -z | grep -zv '^native/' | xargs -0 cp -P --parents -t "$B/pkg/")
 cp -r "$ROOT/dist" "$B/pkg/dist"
 [ -d "$ROOT/examples/build" ] && cp -r "$ROOT/examples/build" "$B/pkg/examples/build"
 ln -sfn "$ROOT/node_modules" "$B/pkg/node_modules"
