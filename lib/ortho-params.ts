@@ -63,6 +63,16 @@ function isModuleClass(f: unknown): f is ModuleClass {
   return typeof f === 'function' && (f.prototype instanceof ReparamModule || f === ReparamModule);
 }
 
+/** @internal The class a spec builds: the spec itself, or a classParam factory's class; undefined for a hand-written factory. */
+export function moduleClassOf(spec: ModuleSpec): ModuleClass | undefined {
+  return isModuleClass(spec) ? spec : (spec as ModuleFactory).moduleClass;
+}
+
+/** @internal Whether modules of this class take a `precision` option (Björck, polar). */
+export function takesPrecision(cls: ModuleClass | undefined): boolean {
+  return (cls as { takesPrecision?: boolean } | undefined)?.takesPrecision === true;
+}
+
 function instantiate(spec: ModuleSpec, weightShape: WeightShape, overrides: ModuleOptions, what: string): ReparamModule {
   const m = isModuleClass(spec) ? new spec(weightShape, overrides) : (spec as ModuleFactory)(weightShape, overrides as ModuleOptions & Record<string, unknown>);
   if (!(m instanceof ReparamModule))
@@ -154,9 +164,9 @@ export class OrthoParams<S extends ReparamModule = ReparamModule, O extends Repa
     const orthOverrides: ModuleOptions & { precision?: Precision } = { ...overrides };
     if (o.precision !== undefined) {
       const precision = checkPrecision(o.precision);
-      const cls = isModuleClass(this.orthogonalizer) ? this.orthogonalizer : this.orthogonalizer.moduleClass;
-      if (cls && (cls as { takesPrecision?: boolean }).takesPrecision) orthOverrides.precision = precision;
-      else if (!cls) orthOverrides.precision = precision;  // a hand-written factory: its own to accept or refuse
+      const cls = moduleClassOf(this.orthogonalizer);
+      // A hand-written factory (no class known) is handed it, to accept or refuse.
+      if (!cls || takesPrecision(cls)) orthOverrides.precision = precision;
       else if (precision !== 'fp32')
         throw makeError(
           RangeError,

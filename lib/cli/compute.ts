@@ -2,12 +2,11 @@
 // iteration, the device, orthogonalizing and measuring matrices.
 import { backends, orthogonalityError, singularValues } from '../diagnostics';
 import { ErrorCodes, makeError } from '../errors';
-import type { ModuleClass } from '../modules/base';
 import { BatchedCholeskyOrthogonalization } from '../modules/cholesky';
 import { BatchedIdentity } from '../modules/identity';
 import { BatchedPolarOrthogonalization } from '../modules/polar';
 import { BatchedPowerIteration } from '../modules/power-iteration';
-import { type ModuleFactory, type ModuleSpec, OrthoParams, PRESETS, classParam } from '../ortho-params';
+import { type ModuleFactory, OrthoParams, PRESETS, classParam, moduleClassOf, takesPrecision } from '../ortho-params';
 import { Tensor } from '../tensor';
 import type { Precision } from '../validate';
 import type { TensorPlan } from './weights';
@@ -36,9 +35,6 @@ export const DEFAULT_POWER_ITERS = 100;
 
 type Matrices = Float32Array | Float64Array;
 
-function classOf(spec: ModuleSpec): ModuleClass | undefined {
-  return (spec as ModuleFactory).moduleClass ?? (spec as ModuleClass);
-}
 
 /** A preset made ready for one-shot use. */
 export interface Recipe {
@@ -69,9 +65,9 @@ export function recipeFor(name: string, powerIters?: number, tol?: number, preci
   const base = PRESETS[name];
   if (!base) throw new RangeError(`unknown preset '${name}'`);
   const sn = base.spectralNormalizer as ModuleFactory;
-  const hasPowerIteration = classOf(sn) === BatchedPowerIteration;
+  const hasPowerIteration = moduleClassOf(sn) === BatchedPowerIteration;
   const orth = base.orthogonalizer as ModuleFactory;
-  const isPolar = classOf(orth) === BatchedPolarOrthogonalization;
+  const isPolar = moduleClassOf(orth) === BatchedPolarOrthogonalization;
   const own = sn.defaults?.powerItNiter as number | undefined;
   const params = isPolar && tol !== undefined
     ? new OrthoParams({
@@ -89,9 +85,9 @@ export function recipeFor(name: string, powerIters?: number, tol?: number, preci
     params,
     powerIters: hasPowerIteration ? (powerIters ?? own ?? 3) : null,
     tol: isPolar ? tol : null,
-    rowsOrthonormal: classOf(base.orthogonalizer) === BatchedCholeskyOrthogonalization,
+    rowsOrthonormal: moduleClassOf(base.orthogonalizer) === BatchedCholeskyOrthogonalization,
     precision,
-    takesPrecision: (classOf(orth) as { takesPrecision?: boolean } | undefined)?.takesPrecision === true,
+    takesPrecision: takesPrecision(moduleClassOf(orth)),
   };
 }
 
@@ -142,7 +138,7 @@ export async function orthogonalizeMatrices(values: Matrices, plan: WeightPlan, 
   const { flip, shape } = orientation(recipe, plan);
   const input = Tensor.from(flip ? transposeMatrices(values, batch, rows, cols) : values, shape, { device: opts.device });
   let output: Tensor;
-  const module = recipe.params.build(shape, { seed: opts.seed, ...(recipe.precision === 'fp32' ? {} : { precision: recipe.precision }) });
+  const module = recipe.params.build(shape, { seed: opts.seed, precision: recipe.precision });
   try {
     output = await module.forward(input);
   } finally {
