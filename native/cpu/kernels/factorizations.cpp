@@ -13,18 +13,61 @@
 namespace ortho::cpu {
 namespace {
 
+// Lower Cholesky of one small matrix (n <= kSmallDim), in place. Eigen's
+// blocked code splits even a 32 x 32 matrix into blocks of 8 with a
+// triangular solve and a rank update each, whose setup costs more than the
+// arithmetic (and more with AVX-512's 16-wide packets, which such blocks
+// cannot fill: 16 % slower than AVX2 at 4096 x 32 x 32 on Zen 4). Here
+// right-looking on the transposed factor U = L^T (row-major scratch): each
+// step scales one row and updates the rows below it by axpys over contiguous
+// columns, which the compiler vectorizes. A pivot that is not positive stops
+// the factorization, as Eigen's does (same test, x <= 0); returns potrf's
+// info (potrfOne then clears the upper triangle and checks the pivots).
+template <typename T>
+int potrfSmall(MapM<T> a) {
+  const Index n = a.rows();
+  thread_local std::vector<T> scratch;
+  scratch.resize(static_cast<std::size_t>(n * n));
+  T* u = scratch.data();
+  for (Index i = 0; i < n; ++i)
+    for (Index j = 0; j <= i; ++j) u[j * n + i] = a(i, j);  // upper of U = lower of A, transposed
+  int info = 0;
+  for (Index j = 0; j < n; ++j) {
+    T* uj = u + j * n;
+    const T d = uj[j];
+    if (d <= T(0)) {
+      info = static_cast<int>(j + 1);
+      break;
+    }
+    const T r = std::sqrt(d);
+    uj[j] = r;
+    for (Index c = j + 1; c < n; ++c) uj[c] /= r;
+    for (Index i = j + 1; i < n; ++i) {
+      const T f = uj[i];
+      T* ui = u + i * n;
+      for (Index c = i; c < n; ++c) ui[c] -= f * uj[c];
+    }
+  }
+  for (Index i = 0; i < n; ++i)
+    for (Index j = 0; j <= i; ++j) a(i, j) = u[j * n + i];
+  return info;
+}
+
 // In-place lower Cholesky of one matrix, the right-looking blocked
 // algorithm of Eigen's llt_inplace::blocked (same block size): factor the
 // diagonal block, solve the panel below it, update the trailing lower
 // triangle. With `split`, the panel solve and the trailing update are
 // split over the threads by rows (equal shares of the triangle). Returns
 // potrf's info: 0, or the order of the first leading minor that fails.
+// One matrix of order kSmallDim or less on one thread: potrfSmall.
 template <typename T>
 int potrfOne(MapM<T> a, bool split) {
   const Index n = a.rows();
   const Index block = std::max<Index>(std::min<Index>(std::max<Index>(n / 8, (n / 16) * 16), 128), 8);
   int info = 0;
-  if (!split) {
+  if (!split && n <= kSmallDim) {
+    info = potrfSmall(a);
+  } else if (!split) {
     // Eigen's own blocked code (reports the failing pivot, which the public
     // LLT class does not expose).
     Index k = Eigen::internal::llt_inplace<T, Eigen::Lower>::blocked(a);
