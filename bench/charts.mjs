@@ -40,7 +40,11 @@ for (let i = 0; i < args.length; i++) {
     process.exit(0);
   } else files.push(args[i]);
 }
-if (!files.length) files.push(...newestPerMachine(path.join(here, 'gpu'), /^results-.*\.json$/), ...newestPerMachine(path.join(here, 'results'), /\.json$/));
+// Files named on the command line must be charts' input; found ones that are
+// not (bench/results also holds other scripts' files, e.g. polar-*.json)
+// are passed over.
+const named = files.length > 0;
+if (!named) files.push(...newestPerMachine(path.join(here, 'gpu'), /^results-.*\.json$/), ...newestPerMachine(path.join(here, 'results'), /\.json$/));
 if (!files.length) {
   console.error('charts: no result files given or found');
   process.exit(1);
@@ -180,6 +184,7 @@ for (const file of files) {
   const r = JSON.parse(fs.readFileSync(file, 'utf8'));
   const charts = r.rows ? gpuCharts(r, file) : r.records ? cpuCharts(r, file) : null;
   if (!charts) {
+    if (!named) continue;
     console.error(`charts: ${file} is neither a compare.mjs nor a run.mjs result`);
     process.exitCode = 1;
     continue;
