@@ -82,32 +82,28 @@ void solveLeft(const A_& a, Uplo uplo, Op opA, B_& b) {
   const bool lower = (uplo == Uplo::Lower) == (opA == Op::N);
   T* base = b.data();
   const Index ld = b.outerStride();
-  auto substitute = [&](Index i0, Index i1) {
-    if (lower) {
-      for (Index i = i0; i < i1; ++i) {
-        T* bi = base + i * ld;
-        for (Index k = i0; k < i; ++k) {
-          const T f = e(i, k);
-          const T* bk = base + k * ld;
-          for (Index c = 0; c < nc; ++c) bi[c] -= f * bk[c];
-        }
-        const T d = e(i, i);
-        for (Index c = 0; c < nc; ++c) bi[c] /= d;
-      }
-    } else {
-      for (Index i = i1 - 1; i >= i0; --i) {
-        T* bi = base + i * ld;
-        for (Index k = i + 1; k < i1; ++k) {
-          const T f = e(i, k);
-          const T* bk = base + k * ld;
-          for (Index c = 0; c < nc; ++c) bi[c] -= f * bk[c];
-        }
-        const T d = e(i, i);
-        for (Index c = 0; c < nc; ++c) bi[c] /= d;
-      }
+  // Row i minus op(A)(i, k) times the rows k in [k0, k1), already solved,
+  // then divided by the diagonal.
+  auto solveRow = [&](Index i, Index k0, Index k1) {
+    T* bi = base + i * ld;
+    for (Index k = k0; k < k1; ++k) {
+      const T f = e(i, k);
+      const T* bk = base + k * ld;
+      for (Index c = 0; c < nc; ++c) bi[c] -= f * bk[c];
     }
+    const T d = e(i, i);
+    for (Index c = 0; c < nc; ++c) bi[c] /= d;
   };
-  // op(A)'s block (rows r0.., cols c0..), as an Eigen expression.
+  // The diagonal block [i0, i1): top down for a lower op(A), bottom up for
+  // an upper one.
+  auto substitute = [&](Index i0, Index i1) {
+    if (lower)
+      for (Index i = i0; i < i1; ++i) solveRow(i, i0, i);
+    else
+      for (Index i = i1 - 1; i >= i0; --i) solveRow(i, i + 1, i1);
+  };
+  // Rows [r0, r0 + h) of b minus op(A)'s block at (r0, c0), h x w, times
+  // b's solved rows [from, from + w): one Eigen GEMM.
   auto update = [&](Index r0, Index h, Index c0, Index w, Index from) {
     auto rows = b.middleRows(r0, h);
     if (opA == Op::N)
